@@ -1,0 +1,58 @@
+# husk build, demo and tests. `make test` is what CI runs (via .ci/run).
+
+GO        ?= go
+PREFIX    ?= /usr/local
+VERSION   ?= $(shell cat VERSION 2>/dev/null || echo dev)
+GIT_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# cgo stays on: the nsenter constructor is C, and seccomp links libseccomp
+# dynamically (see README, "Build notes").
+export CGO_ENABLED := 1
+GO_BUILDFLAGS := -trimpath -buildvcs=false
+GO_LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT)
+
+# Packages whose tests need neither the husk binary nor the integration
+# harness in ./tests.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/tests$$' -e '/tests/')
+
+.PHONY: all husk build demo test deps unit integration bats lint clean install
+
+all: husk
+
+build: husk
+
+husk:
+	$(GO) build $(GO_BUILDFLAGS) -ldflags "$(GO_LDFLAGS)" -o husk ./cmd/husk
+
+demo:
+	./scripts/demo.sh
+
+deps:
+	./scripts/install-deps.sh
+
+test: deps
+	$(MAKE) build
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) bats
+
+unit:
+	$(GO) test -race $(UNIT_PKGS)
+
+integration: husk
+	HUSK_BINARY=$(CURDIR)/husk $(GO) test -count=1 ./tests/...
+
+bats: husk
+	HUSK=$(CURDIR)/husk bats bats/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+install: husk
+	install -D -m 0755 husk $(DESTDIR)$(PREFIX)/sbin/husk
+
+clean:
+	rm -f husk
+	rm -rf demo-bundle

@@ -1,0 +1,49 @@
+// Package cgroups places containers in control groups and applies their
+// resource limits. Manager is the one interface the rest of husk uses; the
+// drivers are fs (cgroup v1, including hybrid hosts), fs2 (cgroup v2) and,
+// later, systemd.
+package cgroups
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// FreezerState is the state of a cgroup's freezer.
+type FreezerState string
+
+// Freezer states, named as runc names them.
+const (
+	Undefined FreezerState = ""
+	Frozen    FreezerState = "FROZEN"
+	Thawed    FreezerState = "THAWED"
+)
+
+// Manager controls one container's cgroup.
+//
+// A Manager is created from a resolved absolute path (see ResolvePath) and
+// can be recreated later from the same path, so a husk command that did not
+// create the container can still signal, list or remove it.
+type Manager interface {
+	// Apply creates the cgroup in every hierarchy it uses and moves pid
+	// into it. A pid of -1 only creates the cgroup.
+	Apply(pid int) error
+	// Set writes the resource limits. It is called after Apply.
+	Set(r *specs.LinuxResources) error
+	// GetPids returns the PIDs of the processes in the cgroup itself.
+	GetPids() ([]int, error)
+	// GetAllPids returns the PIDs in the cgroup and all its descendants.
+	GetAllPids() ([]int, error)
+	// Freeze freezes or thaws every process in the cgroup.
+	Freeze(state FreezerState) error
+	// FreezerState reports the current freezer state.
+	FreezerState() (FreezerState, error)
+	// Destroy removes the cgroup (and sub-cgroups husk created) from every
+	// hierarchy. Removing a cgroup that does not exist is not an error.
+	Destroy() error
+	// Path returns the absolute directory of the cgroup in the hierarchy of
+	// subsystem ("memory", "pids"..., "" for the unified hierarchy), or ""
+	// when the subsystem is not mounted.
+	Path(subsystem string) string
+	// Exists reports whether the cgroup exists.
+	Exists() bool
+}

@@ -1,0 +1,73 @@
+// Package manager picks the cgroup driver for the host and builds the
+// container's cgroups.Manager. It is separate from package cgroups so the
+// drivers can import cgroups without an import cycle.
+package manager
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/cgroups/fs"
+	"github.com/husk-runtime/husk/cgroups/fs2"
+	"github.com/husk-runtime/husk/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	modeOnce  sync.Once
+	unifiedV2 bool
+	modeErr   error
+)
+
+// IsCgroup2UnifiedMode reports whether /sys/fs/cgroup is a cgroup v2
+// mount (a pure v2 host). A hybrid host, with v1 hierarchies and a cgroup2
+// mount at /sys/fs/cgroup/unified, is not. The answer is computed once per
+// process.
+func IsCgroup2UnifiedMode() (bool, error) {
+	modeOnce.Do(func() {
+		var st unix.Statfs_t
+		if err := unix.Statfs(fs2.UnifiedMountpoint, &st); err != nil {
+			modeErr = fmt.Errorf("statfs %s: %w", fs2.UnifiedMountpoint, err)
+			return
+		}
+		unifiedV2 = st.Type == unix.CGROUP2_SUPER_MAGIC
+	})
+	return unifiedV2, modeErr
+}
+
+// New returns the Manager of the cgroup c describes: the fs2 driver on a
+// cgroup v2 host, the fs driver on a v1 or hybrid one. c.Path must be
+// absolute; callers resolve relative cgroupsPath values first.
+func New(c *configs.Cgroup) (cgroups.Manager, error) {
+	if c == nil {
+		return nil, errors.New("create cgroup manager: no cgroup configuration")
+	}
+	if c.Systemd {
+		return nil, errors.New("systemd cgroup driver is not supported yet (--systemd-cgroup)")
+	}
+	if !path.IsAbs(c.Path) {
+		return nil, fmt.Errorf("create cgroup manager: cgroup path %q is not absolute", c.Path)
+	}
+	p := path.Clean(c.Path)
+	v2, err := IsCgroup2UnifiedMode()
+	if err != nil {
+		return nil, err
+	}
+	// The drivers return concrete pointers: convert only on success, so a
+	// failure is a nil interface, not an interface holding a nil pointer.
+	if v2 {
+		m, err := fs2.NewManager(p)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	m, err := fs.NewManager(p)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"github.com/urfave/cli"
+)
+
+// Flags shared by create and run.
+var (
+	bundleFlag        = cli.StringFlag{Name: "bundle, b", Value: "", Usage: "path to the root of the bundle directory, defaults to the current directory"}
+	consoleSocketFlag = cli.StringFlag{Name: "console-socket", Value: "", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"}
+	pidFileFlag       = cli.StringFlag{Name: "pid-file", Value: "", Usage: "specify the file to write the process id to"}
+	noPivotFlag       = cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk"}
+	noNewKeyringFlag  = cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container.  This will cause the container to inherit the calling processes session key"}
+	preserveFdsFlag   = cli.UintFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"}
+)
+
+var createCommand = cli.Command{
+	Name:  "create",
+	Usage: "create a container",
+	ArgsUsage: `<container-id>
+
+Where "<container-id>" is your name for the instance of the container that you
+are starting. The name you provide for the container instance must be unique on
+your host.`,
+	Description: `The create command creates an instance of a container for a bundle. The bundle
+is a directory with a specification file named "config.json" and a root
+filesystem.
+
+The container's init process is left waiting for "husk start".`,
+	Flags: []cli.Flag{bundleFlag, consoleSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFdsFlag},
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+			return err
+		}
+		c, err := createContainer(ctx, ctx.Args().First(), true)
+		if err != nil {
+			return err
+		}
+		if path := ctx.String("pid-file"); path != "" {
+			st, err := c.State()
+			if err == nil {
+				err = writePidFile(path, st.Pid)
+			}
+			if err != nil {
+				destroy(c)
+				return err
+			}
+		}
+		return nil
+	},
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libcontainer"
+)
+
+var runCommand = cli.Command{
+	Name:  "run",
+	Usage: "create and run a container",
+	ArgsUsage: `<container-id>
+
+Where "<container-id>" is your name for the instance of the container that you
+are starting. The name you provide for the container instance must be unique on
+your host.`,
+	Description: `The run command creates an instance of a container for a bundle, starts it
+and, unless --detach is given, waits for it: signals husk receives are
+forwarded to the container's init, husk exits with the container's exit
+status (128+N when a signal N killed it) and deletes the container unless
+--keep is given.`,
+	Flags: []cli.Flag{
+		bundleFlag,
+		consoleSocketFlag,
+		cli.BoolFlag{Name: "detach, d", Usage: "detach from the container's process"},
+		cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		pidFileFlag,
+		cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility; husk waits for the container's init as its parent"},
+		noPivotFlag,
+		noNewKeyringFlag,
+		preserveFdsFlag,
+	},
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+			return err
+		}
+		code, err := runContainer(ctx, ctx.Args().First())
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			os.Exit(code)
+		}
+		return nil
+	},
+}
+
+// runContainer creates and starts the container and, in the foreground,
+// relays signals and the terminal until its init exits. It returns the
+// container's exit code.
+func runContainer(ctx *cli.Context, id string) (int, error) {
+	detach := ctx.Bool("detach")
+	var sigc chan os.Signal
+	if !detach {
+		// Subscribed before the container exists, so a signal that arrives
+		// while it is being created is queued and forwarded, not lost or
+		// fatal to husk.
+		sigc = make(chan os.Signal, 128)
+		signal.Notify(sigc)
+	}
+	c, err := createContainer(ctx, id, detach)
+	if err != nil {
+		return -1, err
+	}
+	var tty *ttyRelay
+	if master := c.Console(); master != nil && !detach {
+		if tty, err = newTTYRelay(master); err != nil {
+			destroy(c)
+			return -1, err
+		}
+	}
+	fail := func(err error) (int, error) {
+		tty.restore()
+		destroy(c)
+		return -1, err
+	}
+	if path := ctx.String("pid-file"); path != "" {
+		st, err := c.State()
+		if err == nil {
+			err = writePidFile(path, st.Pid)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if err := c.Start(); err != nil {
+		return fail(err)
+	}
+	if detach {
+		return 0, nil
+	}
+	code, werr := forwardUntilExit(c, sigc, tty)
+	if !ctx.Bool("keep") {
+		if err := c.Delete(true); err != nil {
+			logErrorf("delete container %s: %v", id, err)
+		}
+	}
+	// The pty's output ends once every process holding its slave is gone;
+	// wait for it so the container's last words reach the caller.
+	tty.drain()
+	tty.restore()
+	if werr != nil {
+		return -1, werr
+	}
+	return code, nil
+}
+
+// waitResult is the outcome of Container.Wait.
+type waitResult struct {
+	code int
+	err  error
+}
+
+// forwardUntilExit forwards the signals husk receives to the container's
+// init until it exits, and returns its exit code. SIGCHLD (our own child
+// exiting) and SIGURG (the Go runtime's preemption signal) are noise;
+// SIGWINCH resizes the container's terminal.
+func forwardUntilExit(c *libcontainer.Container, sigc chan os.Signal, tty *ttyRelay) (int, error) {
+	done := make(chan waitResult, 1)
+	go func() {
+		code, err := c.Wait()
+		done <- waitResult{code, err}
+	}()
+	for {
+		select {
+		case s := <-sigc:
+			sig, ok := s.(syscall.Signal)
+			if !ok {
+				continue
+			}
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG:
+			case unix.SIGWINCH:
+				tty.resize()
+			default:
+				if err := c.Signal(sig, false); err != nil {
+					logDebugf("forward signal %v to container %s: %v", sig, c.ID(), err)
+				}
+			}
+		case r := <-done:
+			signal.Stop(sigc)
+			return r.code, r.err
+		}
+	}
+}

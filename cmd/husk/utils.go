@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli"
+
+	"github.com/husk-runtime/husk/libcontainer"
+	"github.com/husk-runtime/husk/specconv"
+)
+
+// Argument count checks, as runc's commands do them.
+const (
+	exactArgs = iota
+	minArgs
+	maxArgs
+)
+
+// checkArgs verifies the number of positional arguments of the current
+// command and prints its usage when they are wrong.
+func checkArgs(ctx *cli.Context, expected, kind int) error {
+	var err error
+	name := ctx.Command.Name
+	switch kind {
+	case exactArgs:
+		if ctx.NArg() != expected {
+			err = fmt.Errorf("%s: %q requires exactly %d argument(s)", os.Args[0], name, expected)
+		}
+	case minArgs:
+		if ctx.NArg() < expected {
+			err = fmt.Errorf("%s: %q requires a minimum of %d argument(s)", os.Args[0], name, expected)
+		}
+	case maxArgs:
+		if ctx.NArg() > expected {
+			err = fmt.Errorf("%s: %q requires a maximum of %d argument(s)", os.Args[0], name, expected)
+		}
+	}
+	if err != nil {
+		fmt.Printf("Incorrect Usage.\n\n")
+		_ = cli.ShowCommandHelp(ctx, name)
+	}
+	return err
+}
+
+// errEmptyID is returned when a command is given "" as the container id.
+var errEmptyID = errors.New("container id cannot be empty")
+
+// stateRoot returns the --root directory (made absolute in main's Before).
+func stateRoot(ctx *cli.Context) string {
+	return ctx.GlobalString("root")
+}
+
+// getContainer loads the container named by the first argument.
+func getContainer(ctx *cli.Context) (*libcontainer.Container, error) {
+	id := ctx.Args().First()
+	if id == "" {
+		return nil, errEmptyID
+	}
+	return libcontainer.Load(stateRoot(ctx), id)
+}
+
+// createContainer implements what `create` and `run` share: load the
+// bundle's config.json, convert it and create the container, leaving its
+// init blocked before execve. detach says whether husk exits after start,
+// in which case a terminal needs a console socket to hand the pty to.
+func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, error) {
+	if id == "" {
+		return nil, errEmptyID
+	}
+	bundle, err := bundleDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := specconv.LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := specconv.Convert(spec, specconv.Options{
+		ID:            id,
+		Bundle:        bundle,
+		NoPivotRoot:   ctx.Bool("no-pivot"),
+		NoNewKeyring:  ctx.Bool("no-new-keyring"),
+		SystemdCgroup: ctx.GlobalBool("systemd-cgroup"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	consoleSocket := ctx.String("console-socket")
+	if consoleSocket != "" {
+		if consoleSocket, err = filepath.Abs(consoleSocket); err != nil {
+			return nil, fmt.Errorf("console socket path: %w", err)
+		}
+	}
+	terminal := cfg.Process != nil && cfg.Process.Terminal
+	if terminal && detach && consoleSocket == "" {
+		return nil, errors.New("cannot allocate tty if husk will detach without setting console socket")
+	}
+	if !terminal && consoleSocket != "" {
+		return nil, errors.New("cannot use console socket if husk will not allocate tty")
+	}
+	opts := &libcontainer.CreateOpts{
+		Stdin:         os.Stdin,
+		Stdout:        os.Stdout,
+		Stderr:        os.Stderr,
+		ConsoleSocket: consoleSocket,
+	}
+	// --preserve-fds N hands the caller's fds 3..3+N-1 to the container
+	// unchanged, at the same numbers.
+	for i := uint(0); i < ctx.Uint("preserve-fds"); i++ {
+		fd := 3 + i
+		opts.ExtraFiles = append(opts.ExtraFiles, os.NewFile(uintptr(fd), fmt.Sprintf("preserved fd %d", fd)))
+	}
+	root := stateRoot(ctx)
+	// The state directory holds the container's pid, cgroup and exec fifo:
+	// only root may look into it.
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", root, err)
+	}
+	c, err := libcontainer.Create(root, id, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	logDebugf("created container %s in %s", id, root)
+	return c, nil
+}
+
+// bundleDir returns the absolute --bundle directory ("." by default).
+func bundleDir(ctx *cli.Context) (string, error) {
+	bundle := ctx.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return "", fmt.Errorf("bundle path %s: %w", bundle, err)
+	}
+	return abs, nil
+}
+
+// writePidFile writes the container's init pid to path without a newline,
+// as runc does. It writes a temporary file next to path and renames it, so
+// a reader (containerd's shim polls for the file) never sees it half
+// written.
+func writePidFile(path string, pid int) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("pid file path %s: %w", path, err)
+	}
+	dir, name := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+name+".*")
+	if err != nil {
+		return fmt.Errorf("create pid file in %s: %w", dir, err)
+	}
+	tmp := f.Name()
+	_, err = fmt.Fprintf(f, "%d", pid)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+// destroy removes a container after a failed create or start, so that a
+// failure leaves neither state nor cgroup behind. The failure being
+// reported is the original one; this one is only logged.
+func destroy(c *libcontainer.Container) {
+	if err := c.Delete(true); err != nil {
+		logWarnf("remove container %s after failure: %v", c.ID(), err)
+	}
+}

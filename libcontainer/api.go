@@ -1,0 +1,54 @@
+package libcontainer
+
+import (
+	"errors"
+	"os"
+	"time"
+)
+
+// ErrNotExist is returned (wrapped) when no container has the given ID.
+var ErrNotExist = errors.New("container does not exist")
+
+// ErrExist is returned (wrapped) when a container with the ID already exists.
+var ErrExist = errors.New("container already exists")
+
+// Status is a container's lifecycle status as the runtime-spec names it.
+type Status string
+
+// The statuses, as runc reports them.
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
+)
+
+// State is what `husk state` prints: the runtime-spec state plus runc's
+// extra fields (rootfs, created, owner), in runc's field order.
+type State struct {
+	Version     string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      Status            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// CreateOpts are the per-invocation settings of Create that are not part of
+// the container's config: its stdio and terminal plumbing.
+type CreateOpts struct {
+	// Stdin, Stdout and Stderr become the init process's fds 0-2 (nil:
+	// /dev/null). Ignored when the process has a terminal.
+	Stdin, Stdout, Stderr *os.File
+	// ExtraFiles are passed to the container process as fds 3, 4, ...
+	// (runc's --preserve-fds).
+	ExtraFiles []*os.File
+	// ConsoleSocket is the path of a unix socket that receives the pty
+	// master (SCM_RIGHTS) when the process has a terminal. Empty with a
+	// terminal: the master is kept and returned by Container.Console.
+	ConsoleSocket string
+}

@@ -1,0 +1,710 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/cgroups/manager"
+	"github.com/husk-runtime/husk/libcontainer/configs"
+	"github.com/husk-runtime/husk/libcontainer/hooks"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// managerNew builds the cgroup manager of a container.
+var managerNew = manager.New
+
+// Warn receives the warnings of the lifecycle that do not fail it (a failed
+// poststart or poststop hook, as the runtime-spec asks). The husk CLI points
+// it at its log; the default writes to stderr.
+var Warn = func(msg string) { fmt.Fprintln(os.Stderr, "husk: warning:", msg) }
+
+// Container is a container in a state directory. Values come from Create or
+// Load; methods that change the container lock its state directory, so
+// commands on one container from several processes are serialised.
+type Container struct {
+	root  string
+	dir   string
+	state *persistedState
+	mgr   cgroups.Manager
+
+	// Only in the process that created the container:
+	parentOf bool     // the init process is our child (CLONE_PARENT)
+	console  *os.File // pty master kept for the caller
+}
+
+// Create creates the container id under the state root from cfg, and
+// leaves its process blocked right before execve until Start. It returns
+// after the prestart/createRuntime/createContainer hooks. On any failure
+// nothing is left behind: no process, cgroup, mount or state directory.
+func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Container, retErr error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	if cfg == nil || cfg.Process == nil {
+		return nil, errors.New("create: the config has no process")
+	}
+	if opts == nil {
+		opts = &CreateOpts{}
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrExist)
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	defer lock.Close()
+
+	c := &Container{root: root, dir: dir, parentOf: true}
+	var ch *child
+	defer func() {
+		if retErr != nil {
+			ch.kill()
+			if c.console != nil {
+				c.console.Close()
+				c.console = nil
+			}
+			if c.mgr != nil {
+				c.mgr.Destroy()
+			}
+			os.RemoveAll(dir)
+		}
+		ch.close()
+	}()
+
+	if cfg.Cgroup != nil {
+		if c.mgr, err = managerNew(cfg.Cgroup); err != nil {
+			return nil, err
+		}
+	}
+	fifoPath := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("mkfifo %s: %w", fifoPath, err)
+	}
+	// The process may run as any user when it opens the fifo: make it
+	// writable whatever the umask.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, err
+	}
+	fifoFd, err := unix.Open(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", fifoPath, err)
+	}
+	fifo := os.NewFile(uintptr(fifoFd), fifoPath)
+	defer fifo.Close()
+
+	s := &spawnSpec{
+		initType:   initStandard,
+		payload:    &initPayload{ID: id, Config: cfg},
+		stdio:      [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
+		extraFiles: opts.ExtraFiles,
+		fifo:       fifo,
+		cgroup:     c.mgr,
+	}
+	nsBootstrap(s, cfg)
+	if ch, err = spawn(s); err != nil {
+		return nil, err
+	}
+	if c.mgr != nil && cfg.Cgroup.Resources != nil {
+		if err := c.mgr.Set(cfg.Cgroup.Resources); err != nil {
+			return nil, err
+		}
+	}
+	st := &persistedState{ID: id, Pid: ch.pid, Created: time.Now().UTC(), Config: cfg}
+	if u, err := user.Current(); err == nil {
+		st.Owner = u.Username
+	}
+	c.state = st
+	if err := c.initHandshake(ch, opts); err != nil {
+		return nil, err
+	}
+	start, _, err := procStartTime(ch.pid)
+	if err != nil {
+		return nil, fmt.Errorf("container process %d: %w", ch.pid, err)
+	}
+	st.StartTime = start
+	if err := st.save(dir); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// initHandshake serves the child's requests until it reports ready.
+func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
+	for {
+		m, files, err := recvSync(ch.sock)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return c.initDied(ch)
+		}
+		switch m.Type {
+		case msgHooks:
+			st := c.ociState(Creating)
+			if err := runHooks("prestart", c.state.Config.Hooks, st); err != nil {
+				return err
+			}
+			if err := runHooks("createRuntime", c.state.Config.Hooks, st); err != nil {
+				return err
+			}
+			if err := sendSync(ch.sock, msgHooksDone, "", nil); err != nil {
+				return err
+			}
+		case msgConsole:
+			if len(files) != 1 {
+				return errors.New("init sent a console message without a pty")
+			}
+			if err := c.handleConsole(files[0], opts.ConsoleSocket); err != nil {
+				return err
+			}
+		case msgSeccomp:
+			if len(files) != 1 {
+				return errors.New("init sent a seccomp message without a listener fd")
+			}
+			err := c.sendSeccompFd(files[0])
+			files[0].Close()
+			if err != nil {
+				return err
+			}
+		case msgReady:
+			return nil
+		case msgError:
+			return errors.New(m.Msg)
+		default:
+			return fmt.Errorf("unexpected message %q from container init", m.Type)
+		}
+	}
+}
+
+// sendSeccompFd hands the seccomp notify fd to the agent listening at
+// linux.seccomp.listenerPath, with the container process state as the
+// message body, as the runtime-spec describes.
+func (c *Container) sendSeccompFd(f *os.File) error {
+	sc := c.state.Config.Seccomp
+	if sc == nil || sc.ListenerPath == "" {
+		return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath")
+	}
+	st := specs.ContainerProcessState{
+		Version:  c.state.Config.Version,
+		Fds:      []string{specs.SeccompFdName},
+		Pid:      c.state.Pid,
+		Metadata: sc.ListenerMetadata,
+		State:    *c.ociState(Creating),
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	conn, err := net.Dial("unix", sc.ListenerPath)
+	if err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: connect %s: %w", sc.ListenerPath, err)
+	}
+	defer conn.Close()
+	if _, _, err := conn.(*net.UnixConn).WriteMsgUnix(b, unix.UnixRights(int(f.Fd())), nil); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: send to %s: %w", sc.ListenerPath, err)
+	}
+	return nil
+}
+
+// initDied explains a child that closed the socket without a word.
+func (c *Container) initDied(ch *child) error {
+	ws, err := reap(ch.pid)
+	ch.pid = 0
+	if err != nil {
+		return errors.New("container init exited during set-up")
+	}
+	return fmt.Errorf("container init exited during set-up: %s", describeWait(ws))
+}
+
+func describeWait(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by signal " + ws.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
+
+// handleConsole passes the pty master to the console socket, or keeps it
+// for Console when there is none.
+func (c *Container) handleConsole(master *os.File, socket string) error {
+	if socket == "" {
+		c.console = master
+		return nil
+	}
+	defer master.Close()
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		return fmt.Errorf("connect to console socket %s: %w", socket, err)
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("console socket %s is not a unix socket", socket)
+	}
+	// runc sends the pty's name as the message body; clients read it.
+	if _, _, err := uc.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil); err != nil {
+		return fmt.Errorf("send pty master to %s: %w", socket, err)
+	}
+	return nil
+}
+
+func runHooks(kind string, h *specs.Hooks, st *specs.State) error {
+	if h == nil {
+		return nil
+	}
+	var list []specs.Hook
+	switch kind {
+	case "prestart":
+		list = h.Prestart //nolint:staticcheck // deprecated in the spec, still honoured
+	case "createRuntime":
+		list = h.CreateRuntime
+	case "createContainer":
+		list = h.CreateContainer
+	case "startContainer":
+		list = h.StartContainer
+	case "poststart":
+		list = h.Poststart
+	case "poststop":
+		list = h.Poststop
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return hooks.Run(kind, list, b)
+}
+
+// Load opens the container id under the state root.
+func Load(root, id string) (*Container, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	st, err := loadState(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(dir); serr == nil {
+				return nil, fmt.Errorf("container %q is still being created (or its creation was interrupted)", id)
+			}
+			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		}
+		return nil, err
+	}
+	c := &Container{root: root, dir: dir, state: st}
+	if st.Config != nil && st.Config.Cgroup != nil {
+		if c.mgr, err = managerNew(st.Config.Cgroup); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// List returns the IDs of the containers under the state root, sorted.
+func List(root string) ([]string, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && validateID(e.Name()) == nil {
+			if _, err := os.Stat(filepath.Join(root, e.Name(), stateFile)); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// ID returns the container's ID.
+func (c *Container) ID() string { return c.state.ID }
+
+// Config returns the container's config.
+func (c *Container) Config() *configs.Config { return c.state.Config }
+
+// Console returns the pty master of a container created with a terminal
+// and no console socket; nil otherwise. The caller owns it.
+func (c *Container) Console() *os.File { return c.console }
+
+// alive reports whether the container's init process still exists and is
+// the same process (not a reused PID).
+func (c *Container) alive() bool {
+	if c.state.Pid <= 0 {
+		return false
+	}
+	start, zombie, err := procStartTime(c.state.Pid)
+	return err == nil && !zombie && start == c.state.StartTime
+}
+
+// status derives the live status.
+func (c *Container) status() Status {
+	if !c.alive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	if c.mgr != nil {
+		if fs, err := c.mgr.FreezerState(); err == nil && fs == cgroups.Frozen {
+			return Paused
+		}
+	}
+	return Running
+}
+
+// State returns the container's state with its live status.
+func (c *Container) State() (*State, error) {
+	st := c.status()
+	pid := c.state.Pid
+	if st == Stopped {
+		pid = 0
+	}
+	cfg := c.state.Config
+	return &State{
+		Version:     cfg.Version,
+		ID:          c.state.ID,
+		Pid:         pid,
+		Status:      st,
+		Bundle:      cfg.Bundle,
+		Rootfs:      cfg.Rootfs,
+		Created:     c.state.Created,
+		Annotations: cfg.Annotations,
+		Owner:       c.state.Owner,
+	}, nil
+}
+
+func (c *Container) ociState(st Status) *specs.State {
+	cfg := c.state.Config
+	s := &specs.State{
+		Version:     cfg.Version,
+		ID:          c.state.ID,
+		Status:      specs.ContainerState(st),
+		Bundle:      cfg.Bundle,
+		Annotations: cfg.Annotations,
+	}
+	if st != Stopped {
+		s.Pid = c.state.Pid
+	}
+	return s
+}
+
+// OCIState returns the runtime-spec state of the container.
+func (c *Container) OCIState() (*specs.State, error) {
+	return c.ociState(c.status()), nil
+}
+
+// lock serialises a state change with other husk commands and reloads the
+// state, which another command may have changed.
+func (c *Container) lock() (*os.File, error) {
+	l, err := lockDir(c.dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
+		}
+		return nil, err
+	}
+	st, err := loadState(c.dir)
+	if err != nil {
+		l.Close()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
+		}
+		return nil, err
+	}
+	c.state = st
+	return l, nil
+}
+
+// pidfd opens a pidfd for the init process and checks, after opening it,
+// that the PID still belongs to the container, so signals and waits can
+// never reach a process that reused the PID.
+func (c *Container) pidfd() (int, error) {
+	fd, err := unix.PidfdOpen(c.state.Pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("container %q is not running", c.state.ID)
+	}
+	if !c.alive() {
+		unix.Close(fd)
+		return -1, fmt.Errorf("container %q is not running", c.state.ID)
+	}
+	return fd, nil
+}
+
+// Start runs the program of a created container: it unblocks the process
+// waiting on exec.fifo, then runs the poststart hooks (whose failures are
+// only warnings, as the runtime-spec says).
+func (c *Container) Start() error {
+	l, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	switch st := c.status(); st {
+	case Created:
+	case Stopped:
+		return errors.New("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start an already %s container", st)
+	}
+	pfd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	fifoPath := filepath.Join(c.dir, fifoName)
+	// Non-blocking open: a blocking one would hang forever if the process
+	// died. Then wait for either its byte or its death, without polling.
+	ffd, err := unix.Open(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", fifoPath, err)
+	}
+	defer unix.Close(ffd)
+	fds := []unix.PollFd{{Fd: int32(ffd), Events: unix.POLLIN}, {Fd: int32(pfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for the container process: %w", err)
+		}
+		break
+	}
+	if fds[0].Revents&unix.POLLIN != 0 {
+		var b [1]byte
+		if n, _ := unix.Read(ffd, b[:]); n != 1 {
+			return errors.New("container process closed exec.fifo without starting")
+		}
+	} else {
+		return errors.New("container process exited before start")
+	}
+	if err := os.Remove(fifoPath); err != nil {
+		return fmt.Errorf("remove %s: %w", fifoPath, err)
+	}
+	if err := runHooks("poststart", c.state.Config.Hooks, c.ociState(Running)); err != nil {
+		Warn(err.Error())
+	}
+	return nil
+}
+
+// Signal sends sig to the container's init process, or with all to every
+// process in its cgroup.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	if all {
+		if c.mgr == nil {
+			return errors.New("kill --all: the container has no cgroup")
+		}
+		if c.status() == Stopped {
+			return errors.New("container not running")
+		}
+		return signalAll(c.mgr, sig)
+	}
+	pfd, err := c.pidfd()
+	if err != nil {
+		return errors.New("container not running")
+	}
+	defer unix.Close(pfd)
+	if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal %s to container process %d: %w", sig, c.state.Pid, err)
+	}
+	return nil
+}
+
+// signalAll signals every process in the cgroup; for SIGKILL the cgroup is
+// frozen first so nothing can fork away from the kill.
+func signalAll(mgr cgroups.Manager, sig unix.Signal) error {
+	frozen := false
+	if sig == unix.SIGKILL {
+		frozen = mgr.Freeze(cgroups.Frozen) == nil
+	}
+	pids, err := mgr.GetAllPids()
+	if err == nil {
+		for _, p := range pids {
+			if kerr := unix.Kill(p, sig); kerr != nil && kerr != unix.ESRCH && err == nil {
+				err = fmt.Errorf("signal %s to process %d: %w", sig, p, kerr)
+			}
+		}
+	}
+	if frozen {
+		mgr.Freeze(cgroups.Thawed)
+	}
+	return err
+}
+
+// Pause freezes every process of the container.
+func (c *Container) Pause() error {
+	l, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if st := c.status(); st != Running && st != Created {
+		return fmt.Errorf("container %q is %s, not running", c.state.ID, st)
+	}
+	if c.mgr == nil {
+		return errors.New("pause: the container has no cgroup")
+	}
+	return c.mgr.Freeze(cgroups.Frozen)
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	l, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if st := c.status(); st != Paused {
+		return fmt.Errorf("container %q is %s, not paused", c.state.ID, st)
+	}
+	return c.mgr.Freeze(cgroups.Thawed)
+}
+
+// Processes returns the host PIDs of every process in the container's
+// cgroup.
+func (c *Container) Processes() ([]int, error) {
+	if c.mgr == nil {
+		if c.alive() {
+			return []int{c.state.Pid}, nil
+		}
+		return nil, nil
+	}
+	return c.mgr.GetAllPids()
+}
+
+// Delete removes a stopped or created container: its processes, cgroup and
+// state; then it runs the poststop hooks (failures are warnings). A running
+// or paused container is refused unless force is set, in which case it is
+// killed first.
+func (c *Container) Delete(force bool) error {
+	l, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	st := c.status()
+	if (st == Running || st == Paused) && !force {
+		return fmt.Errorf("cannot delete container %q that is not stopped: %s", c.state.ID, st)
+	}
+	if st != Stopped {
+		if err := c.killAndWait(); err != nil {
+			return err
+		}
+	}
+	if c.mgr != nil {
+		// Processes of a container without its own PID namespace may
+		// outlive init: they go too.
+		if pids, _ := c.mgr.GetAllPids(); len(pids) > 0 {
+			signalAll(c.mgr, unix.SIGKILL)
+			waitPids(pids)
+		}
+		if err := c.mgr.Destroy(); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove state directory: %w", err)
+	}
+	if err := runHooks("poststop", c.state.Config.Hooks, c.ociState(Stopped)); err != nil {
+		Warn(err.Error())
+	}
+	return nil
+}
+
+// killAndWait SIGKILLs the container's processes and waits, through a
+// pidfd (no sleeping), until init is gone.
+func (c *Container) killAndWait() error {
+	pfd, err := c.pidfd()
+	if err != nil {
+		return nil // already gone
+	}
+	defer unix.Close(pfd)
+	if c.mgr != nil {
+		signalAll(c.mgr, unix.SIGKILL)
+	}
+	unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
+	if c.status() == Paused && c.mgr != nil {
+		c.mgr.Freeze(cgroups.Thawed)
+	}
+	if c.parentOf {
+		reap(c.state.Pid)
+		return nil
+	}
+	return waitPidfd(pfd, 10*time.Second)
+}
+
+func waitPidfd(pfd int, timeout time.Duration) error {
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := int(time.Until(deadline) / time.Millisecond)
+		if ms <= 0 {
+			return errors.New("timed out waiting for the container process to exit")
+		}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for the container process: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+}
+
+// waitPids waits for each of pids to exit (those already gone are skipped).
+func waitPids(pids []int) {
+	for _, p := range pids {
+		fd, err := unix.PidfdOpen(p, 0)
+		if err != nil {
+			continue
+		}
+		waitPidfd(fd, 5*time.Second)
+		unix.Close(fd)
+	}
+}
+
+// Wait waits for the container's init process to exit and returns its exit
+// code, 128+N when signal N killed it. Only the process that called Create
+// can wait (the init process is its child).
+func (c *Container) Wait() (int, error) {
+	if !c.parentOf {
+		return -1, errors.New("wait: only the process that created the container can wait for it")
+	}
+	ws, err := reap(c.state.Pid)
+	if err != nil {
+		return -1, fmt.Errorf("wait for container process %d: %w", c.state.Pid, err)
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}

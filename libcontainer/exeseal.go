@@ -1,0 +1,117 @@
+package libcontainer
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// CVE-2019-5736: while a process that husk starts in a container still runs
+// husk's binary (before it execs the user's program), a process in the
+// container can open /proc/<pid>/exe and, if that is the host's husk binary
+// and writable, overwrite it. So the child is never executed from the host
+// file itself: it is executed from a read-only view of it.
+//
+// The cheap view is an overlayfs built with the new mount API and never
+// attached to any mount tree: two read-only lower layers (the binary's
+// directory and an empty detached tmpfs, because overlayfs wants two lowers
+// without an upper) give a file whose writes fail with EROFS, at ~0.15 ms
+// whatever the binary's size, and nobody can remount a mount they cannot
+// reach. Kernels without it get the old defence, a copy in a sealed memfd
+// (~0.6 ms per MB).
+
+var (
+	sealOnce sync.Once
+	sealFile *os.File
+	sealErr  error
+)
+
+// sealedExe returns a read-only, unmodifiable file holding husk's own
+// binary, to be executed through /proc/self/fd/N. It is made once per
+// process and reused.
+func sealedExe() (*os.File, error) {
+	sealOnce.Do(func() {
+		exe, err := os.Readlink("/proc/self/exe")
+		if err != nil {
+			sealErr = fmt.Errorf("readlink /proc/self/exe: %w", err)
+			return
+		}
+		if f, err := overlaySealed(exe); err == nil {
+			sealFile = f
+			return
+		}
+		sealFile, sealErr = memfdSealed()
+	})
+	return sealFile, sealErr
+}
+
+func overlaySealed(exe string) (*os.File, error) {
+	tfs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(tfs)
+	if err := unix.FsconfigSetString(tfs, "size", "4k"); err != nil {
+		return nil, err
+	}
+	if err := unix.FsconfigCreate(tfs); err != nil {
+		return nil, err
+	}
+	empty, err := unix.Fsmount(tfs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(empty)
+
+	ofs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(ofs)
+	if err := unix.FsconfigSetString(ofs, "lowerdir+", filepath.Dir(exe)); err != nil {
+		return nil, err
+	}
+	if err := unix.FsconfigSetFd(ofs, "lowerdir+", empty); err != nil {
+		return nil, err
+	}
+	if err := unix.FsconfigCreate(ofs); err != nil {
+		return nil, err
+	}
+	mnt, err := unix.Fsmount(ofs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "husk-sealed-exe"), nil
+}
+
+func memfdSealed() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open /proc/self/exe: %w", err)
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("husk-exe", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "husk-sealed-exe")
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy husk binary into memfd: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal memfd: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,179 @@
+package libcontainer
+
+// Init-side helpers shared by a container's first process and exec'd ones.
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/husk-runtime/husk/libcontainer/configs"
+	"github.com/husk-runtime/husk/libcontainer/rootfs"
+	"github.com/husk-runtime/husk/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// initPayload is what the parent sends a container's first process.
+type initPayload struct {
+	ID     string          `json:"id"`
+	Config *configs.Config `json:"config"`
+}
+
+func seccompHasNotify(s *specs.LinuxSeccomp) bool {
+	if s.DefaultAction == specs.ActNotify {
+		return true
+	}
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
+}
+
+// setupConsole gives the process a new pty as its controlling terminal and
+// stdio, and sends the master to the parent. The pty comes from the
+// container's own devpts (/dev/ptmx after pivot_root); the peer is opened
+// with TIOCGPTPEER, never by a path the container could have replaced
+// (CVE-2025-52565), and bind-mounted over /dev/console by fd.
+func setupConsole(sock int, p *configs.Process, mountConsole bool) error {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	master := os.NewFile(uintptr(mfd), "/dev/ptmx")
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	sfd, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
+	if e != 0 {
+		return fmt.Errorf("open pty peer: %w", e)
+	}
+	slave := os.NewFile(sfd, "pty-slave")
+	defer slave.Close()
+	if p.ConsoleSize != nil {
+		ws := &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
+		if err := unix.IoctlSetWinsize(int(sfd), unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set console size: %w", err)
+		}
+	}
+	if mountConsole {
+		if err := rootfs.MountConsole(slave); err != nil {
+			return err
+		}
+	}
+	if err := sendSync(sock, msgConsole, "", master); err != nil {
+		return err
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(int(sfd), unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := unix.Dup3(int(sfd), i, 0); err != nil {
+			return fmt.Errorf("dup pty to fd %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+var schedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
+	specs.SchedOther:    0,
+	specs.SchedFIFO:     1,
+	specs.SchedRR:       2,
+	specs.SchedBatch:    3,
+	specs.SchedISO:      4,
+	specs.SchedIdle:     5,
+	specs.SchedDeadline: 6,
+}
+
+var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
+	specs.SchedFlagResetOnFork:  0x01,
+	specs.SchedFlagReclaim:      0x02,
+	specs.SchedFlagDLOverrun:    0x04,
+	specs.SchedFlagKeepPolicy:   0x08,
+	specs.SchedFlagKeepParams:   0x10,
+	specs.SchedFlagUtilClampMin: 0x20,
+	specs.SchedFlagUtilClampMax: 0x40,
+}
+
+func setScheduler(p *configs.Process) error {
+	s := p.Scheduler
+	if s == nil {
+		return nil
+	}
+	pol, ok := schedPolicies[s.Policy]
+	if !ok {
+		return fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
+	}
+	attr := &unix.SchedAttr{
+		Size:     unix.SizeofSchedAttr,
+		Policy:   pol,
+		Nice:     s.Nice,
+		Priority: uint32(s.Priority),
+		Runtime:  s.Runtime,
+		Deadline: s.Deadline,
+		Period:   s.Period,
+	}
+	for _, f := range s.Flags {
+		v, ok := schedFlags[f]
+		if !ok {
+			return fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
+		}
+		attr.Flags |= v
+	}
+	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
+		return fmt.Errorf("process.scheduler: sched_setattr: %w", err)
+	}
+	return nil
+}
+
+var ioprioClasses = map[specs.IOPriorityClass]int{
+	specs.IOPRIO_CLASS_RT:   1,
+	specs.IOPRIO_CLASS_BE:   2,
+	specs.IOPRIO_CLASS_IDLE: 3,
+}
+
+func setIOPriority(p *configs.Process) error {
+	io := p.IOPriority
+	if io == nil {
+		return nil
+	}
+	class, ok := ioprioClasses[io.Class]
+	if !ok {
+		return fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
+	}
+	const whoProcess = 1
+	prio := class<<13 | io.Priority
+	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, 0, uintptr(prio)); e != 0 {
+		return fmt.Errorf("process.ioPriority: ioprio_set: %w", e)
+	}
+	return nil
+}
+
+func setPersonality(p *specs.LinuxPersonality) error {
+	var domain uintptr
+	switch p.Domain {
+	case specs.PerLinux:
+		domain = 0x0000
+	case specs.PerLinux32:
+		domain = 0x0008
+	default:
+		return fmt.Errorf("linux.personality.domain: unknown domain %q", p.Domain)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, domain, 0, 0); e != 0 {
+		return fmt.Errorf("linux.personality: %w", e)
+	}
+	return nil
+}
+
+func loadSeccomp(s *specs.LinuxSeccomp) (int, error) {
+	fd, err := seccomp.Load(s)
+	if err != nil {
+		return -1, fmt.Errorf("linux.seccomp: load filter: %w", err)
+	}
+	return fd, nil
+}

@@ -1,0 +1,281 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+// Environment variables of the child; nsexec.c reads the _HUSK_* bootstrap
+// ones, Init the rest. None of them reaches the container's program: it gets
+// exactly the environment of its config.
+const (
+	envSyncFD     = "_HUSK_SYNCFD"
+	envPayloadFD  = "_HUSK_PAYLOADFD"
+	envFifoFD     = "_HUSK_FIFOFD"
+	envInitType   = "_HUSK_INITTYPE"
+	envExtraFiles = "_HUSK_EXTRAFILES"
+)
+
+const (
+	initStandard = "standard"
+	initExec     = "exec"
+)
+
+// cloneFlags maps runtime-spec namespace types to CLONE_NEW* flags.
+var cloneFlags = map[configs.NamespaceType]int{
+	configs.NEWPID:    unix.CLONE_NEWPID,
+	configs.NEWNET:    unix.CLONE_NEWNET,
+	configs.NEWNS:     unix.CLONE_NEWNS,
+	configs.NEWIPC:    unix.CLONE_NEWIPC,
+	configs.NEWUTS:    unix.CLONE_NEWUTS,
+	configs.NEWUSER:   unix.CLONE_NEWUSER,
+	configs.NEWCGROUP: unix.CLONE_NEWCGROUP,
+	configs.NEWTIME:   unix.CLONE_NEWTIME,
+}
+
+// spawnSpec is what the parent needs to start a child through nsexec.
+type spawnSpec struct {
+	initType   string
+	payload    any // JSON-encoded into a memfd: *configs.Config or *execPayload
+	cloneFlags int
+	nsPaths    []string // "type:path"
+	uidMap     string
+	gidMap     string
+	timeNS     string
+	stdio      [3]*os.File
+	extraFiles []*os.File
+	fifo       *os.File // O_PATH fd of exec.fifo (standard init only)
+	cgroup     cgroups.Manager
+}
+
+// child is a started container process, blocked in nsexec until the parent
+// has put it in its cgroup, then running Init.
+type child struct {
+	pid  int
+	sock int // the parent's end of the sync socket
+}
+
+// kill ends a child that failed during set-up and reaps it (it is our child
+// thanks to CLONE_PARENT).
+func (ch *child) kill() {
+	if ch == nil || ch.pid <= 0 {
+		return
+	}
+	unix.Kill(ch.pid, unix.SIGKILL)
+	reap(ch.pid)
+	ch.pid = 0
+}
+
+func (ch *child) close() {
+	if ch != nil && ch.sock >= 0 {
+		unix.Close(ch.sock)
+		ch.sock = -1
+	}
+}
+
+func reap(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return ws, err
+		}
+	}
+}
+
+func idMapString(m []configs.IDMap) string {
+	var b strings.Builder
+	for _, e := range m {
+		fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+	}
+	return b.String()
+}
+
+// payloadFile writes v as JSON into a sealed memfd: the config can be far
+// larger than a socket message or a pipe buffer (seccomp profiles).
+func payloadFile(v any) (*os.File, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode config for init: %w", err)
+	}
+	fd, err := unix.MemfdCreate("husk-config", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "husk-config")
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write config memfd: %w", err)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+var devNull struct {
+	f   *os.File
+	err error
+}
+
+func stdioFile(f *os.File) (*os.File, error) {
+	if f != nil {
+		return f, nil
+	}
+	if devNull.f == nil && devNull.err == nil {
+		devNull.f, devNull.err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	}
+	return devNull.f, devNull.err
+}
+
+// spawn starts the child and walks it through nsexec: it returns once the
+// container process exists, is in its cgroup and runs Go.
+func spawn(s *spawnSpec) (*child, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	payload, err := payloadFile(s.payload)
+	if err != nil {
+		return nil, err
+	}
+	defer payload.Close()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	ch := &child{sock: pair[0]}
+	childSock := os.NewFile(uintptr(pair[1]), "sync")
+	defer childSock.Close()
+
+	files := make([]uintptr, 0, 8+len(s.extraFiles))
+	for _, f := range s.stdio {
+		f, err := stdioFile(f)
+		if err != nil {
+			ch.close()
+			return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+		}
+		files = append(files, f.Fd())
+	}
+	for _, f := range s.extraFiles {
+		files = append(files, f.Fd())
+	}
+	env := make([]string, 0, 12)
+	addFile := func(name string, f *os.File) int {
+		files = append(files, f.Fd())
+		n := len(files) - 1
+		if name != "" {
+			env = append(env, name+"="+strconv.Itoa(n))
+		}
+		return n
+	}
+	addFile(envSyncFD, childSock)
+	addFile(envPayloadFD, payload)
+	if s.fifo != nil {
+		addFile(envFifoFD, s.fifo)
+	}
+	exeFd := addFile("", exe)
+	env = append(env,
+		envInitType+"="+s.initType,
+		envExtraFiles+"="+strconv.Itoa(len(s.extraFiles)),
+		"_HUSK_CLONEFLAGS="+strconv.Itoa(s.cloneFlags),
+	)
+	if len(s.nsPaths) > 0 {
+		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
+	}
+	if s.uidMap != "" {
+		env = append(env, "_HUSK_UIDMAP="+s.uidMap)
+	}
+	if s.gidMap != "" {
+		env = append(env, "_HUSK_GIDMAP="+s.gidMap)
+	}
+	if s.timeNS != "" {
+		env = append(env, "_HUSK_TIMENS="+s.timeNS)
+	}
+
+	// The path is resolved in the child after the fds are in place.
+	path := "/proc/self/fd/" + strconv.Itoa(exeFd)
+	pid0, err := syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Env: env, Files: files})
+	if err != nil {
+		ch.close()
+		return nil, fmt.Errorf("start husk init: %w", err)
+	}
+	childSock.Close()
+
+	stage1 := 0
+	for ch.pid == 0 {
+		b, _, err := recvRaw(ch.sock)
+		if err == nil && b == nil {
+			err = fmt.Errorf("husk init exited during namespace set-up")
+		}
+		if err == nil {
+			msg := string(b)
+			switch {
+			case strings.HasPrefix(msg, "pid1 "):
+				stage1, err = strconv.Atoi(msg[5:])
+			case strings.HasPrefix(msg, "pid2 "):
+				ch.pid, err = strconv.Atoi(msg[5:])
+			case strings.HasPrefix(msg, "err "):
+				err = fmt.Errorf("%s", msg[4:])
+			default:
+				err = fmt.Errorf("unexpected message %q from husk init", msg)
+			}
+		}
+		if err != nil {
+			reap(pid0)
+			if stage1 > 0 {
+				reap(stage1)
+			}
+			ch.close()
+			return nil, fmt.Errorf("namespace set-up: %w", err)
+		}
+	}
+	reap(pid0)
+	if stage1 > 0 {
+		reap(stage1)
+	}
+	if s.cgroup != nil {
+		if err := s.cgroup.Apply(ch.pid); err != nil {
+			ch.kill()
+			ch.close()
+			return nil, err
+		}
+	}
+	if _, err := unix.Write(ch.sock, []byte("c")); err != nil {
+		ch.kill()
+		ch.close()
+		return nil, fmt.Errorf("resume container process: %w", err)
+	}
+	return ch, nil
+}
+
+// nsBootstrap fills the namespace part of a spawnSpec from a config.
+func nsBootstrap(s *spawnSpec, cfg *configs.Config) {
+	for _, ns := range cfg.Namespaces {
+		if ns.Path != "" {
+			s.nsPaths = append(s.nsPaths, string(ns.Type)+":"+ns.Path)
+			continue
+		}
+		s.cloneFlags |= cloneFlags[ns.Type]
+	}
+	if s.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		s.uidMap = idMapString(cfg.UIDMappings)
+		s.gidMap = idMapString(cfg.GIDMappings)
+	}
+	if s.cloneFlags&unix.CLONE_NEWTIME != 0 {
+		var b strings.Builder
+		for clock, off := range cfg.TimeOffsets {
+			fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+		}
+		s.timeNS = b.String()
+	}
+}

@@ -1,0 +1,143 @@
+package libcontainer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/husk-runtime/husk/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// persistedState is the content of <root>/<id>/state.json. It is written
+// once at the end of create (atomically, by rename) and read by every later
+// command; the live status is derived, never stored.
+type persistedState struct {
+	ID  string `json:"id"`
+	Pid int    `json:"init_pid"`
+	// StartTime is field 22 of /proc/<pid>/stat when the container started:
+	// a PID reused by another process after the container died has a
+	// different start time, so it is never mistaken for the container.
+	StartTime uint64          `json:"init_start_time"`
+	Created   time.Time       `json:"created"`
+	Owner     string          `json:"owner"`
+	Config    *configs.Config `json:"config"`
+}
+
+var idRegexp = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// validateID applies runc's rules for container IDs, so that an ID is
+// always a single safe path element.
+func validateID(id string) error {
+	if id == "" {
+		return errors.New("container id cannot be empty")
+	}
+	if !idRegexp.MatchString(id) || id == "." || id == ".." || len(id) > 1024 {
+		return fmt.Errorf("invalid container id %q: only letters, digits, '_', '+', '-' and '.' are allowed", id)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file in the same directory and
+// renames it over path, so a reader never sees a partial file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (s *persistedState) save(dir string) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600)
+}
+
+func loadState(dir string) (*persistedState, error) {
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	var s persistedState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return &s, nil
+}
+
+// lockDir takes an exclusive flock on the container's state directory; it
+// serialises commands on the same container. The lock is released when the
+// returned file is closed (or the process exits).
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// procStartTime returns the start time (in clock ticks since boot) of pid
+// from /proc/<pid>/stat, and whether the process is a zombie.
+func procStartTime(pid int) (uint64, bool, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false, err
+	}
+	// The command name (field 2) may contain spaces and parentheses: the
+	// fields after it start after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	fields := bytes.Fields(b[i+1:])
+	// fields[0] is field 3 (state); field 22 is fields[19].
+	if len(fields) < 20 {
+		return 0, false, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	st, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	zombie := len(fields[0]) > 0 && (fields[0][0] == 'Z' || fields[0][0] == 'X')
+	return st, zombie, nil
+}

@@ -1,0 +1,133 @@
+package libcontainer
+
+// The parent <-> child protocol of create and exec.
+//
+// One SOCK_SEQPACKET socketpair connects the husk command (the parent) with
+// the process it starts; every write is one message. The first messages come
+// from nsexec.c (plain text); after that both sides are Go and speak JSON
+// (syncMsg), with file descriptors attached through SCM_RIGHTS.
+//
+//	parent (husk create)                  child ("husk init": nsexec.c, then Init)
+//	--------------------                  ----------------------------------------
+//	ForkExec(sealed exe) -------------->  stage0: setns() paths, maybe stage1 for a
+//	                                      new user ns (maps written by stage0)
+//	                      <------------  "pid1 <pid>"   (only with a new user ns)
+//	                                      stage1: unshare(), clone(CLONE_PARENT)
+//	                      <------------  "pid2 <pid>"   the container process
+//	reap stage0/stage1
+//	cgroup Apply(pid2), Set(resources)
+//	"c" ------------------------------->  stage2: unshare(CLONE_NEWCGROUP); Go starts
+//	                                      Init: read config (memfd), mounts...
+//	                      <------------  {"type":"hooks"}        (only if there are
+//	run prestart + createRuntime hooks                            runtime hooks)
+//	{"type":"hooks-done"} ------------->  createContainer hooks, pivot_root
+//	                      <------------  {"type":"console"}+fd   (terminal only)
+//	send fd to --console-socket           sysctl, masked paths, rlimits, caps, user
+//	                      <------------  {"type":"ready"}
+//	write state.json, return              open exec.fifo for writing: blocks
+//
+//	husk start: open exec.fifo for reading; the child's open returns, it writes
+//	one byte, runs startContainer hooks and execve()s the user's program.
+//
+// Any failure on the child side is sent as {"type":"error","msg":...} (or
+// "err <msg>" from C) before it exits, so the user sees the real cause.
+// exec follows the same path with initType "exec": stage0 joins all of the
+// container's namespaces, the parent puts pid2 in the container's cgroup,
+// and after {"type":"ready"} the child execs at once; the parent then waits
+// for the socket to close (execve closes it) or an error message.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message types of the Go part of the protocol.
+const (
+	msgHooks     = "hooks"
+	msgHooksDone = "hooks-done"
+	msgConsole   = "console"
+	msgReady     = "ready"
+	msgError     = "error"
+	msgSeccomp   = "seccomp"
+	msgAck       = "ack"
+)
+
+// syncMsg is one JSON message of the protocol.
+type syncMsg struct {
+	Type string `json:"type"`
+	Msg  string `json:"msg,omitempty"`
+}
+
+// sendSync writes one message, with an optional fd attached.
+func sendSync(fd int, typ, msg string, file *os.File) error {
+	b, err := json.Marshal(syncMsg{Type: typ, Msg: msg})
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if file != nil {
+		oob = unix.UnixRights(int(file.Fd()))
+	}
+	for {
+		err = unix.Sendmsg(fd, b, oob, nil, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("send %q to the sync socket: %w", typ, err)
+	}
+	return nil
+}
+
+// recvRaw reads one message and the fds attached to it. A nil message with
+// no error means the other side closed the socket.
+func recvRaw(fd int) ([]byte, []*os.File, error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read the sync socket: %w", err)
+		}
+		var files []*os.File
+		if oobn > 0 {
+			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return nil, nil, fmt.Errorf("parse control message: %w", err)
+			}
+			for _, c := range cmsgs {
+				fds, err := unix.ParseUnixRights(&c)
+				if err != nil {
+					continue
+				}
+				for _, f := range fds {
+					files = append(files, os.NewFile(uintptr(f), "sync-fd"))
+				}
+			}
+		}
+		if n == 0 && len(files) == 0 {
+			return nil, nil, nil
+		}
+		return buf[:n], files, nil
+	}
+}
+
+// recvSync reads one JSON message. io.EOF-like closure returns a nil msg.
+func recvSync(fd int) (*syncMsg, []*os.File, error) {
+	b, files, err := recvRaw(fd)
+	if err != nil || b == nil {
+		return nil, files, err
+	}
+	var m syncMsg
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, files, fmt.Errorf("bad sync message %q: %w", b, err)
+	}
+	return &m, files, nil
+}

@@ -1,0 +1,278 @@
+/*
+ * nsexec: the part of husk's container set-up that must run before the Go
+ * runtime starts threads. See nsenter.go for why, and libcontainer/sync.go
+ * for the whole parent <-> child protocol.
+ *
+ * The parent (a husk command, in Go) starts this binary with a socket on
+ * fd $_HUSK_SYNCFD (SOCK_SEQPACKET: one write is one message) and the
+ * bootstrap data in the environment:
+ *
+ *   _HUSK_CLONEFLAGS  decimal CLONE_NEW* flags of namespaces to create
+ *   _HUSK_NSPATHS     lines "type:path" of namespaces to join
+ *                     (type as in the runtime-spec: pid, network, ...)
+ *   _HUSK_UIDMAP      uid_map contents, when a user namespace is created
+ *   _HUSK_GIDMAP      gid_map contents
+ *   _HUSK_TIMENS      timens_offsets contents, when a time ns is created
+ *
+ * Processes and messages (child -> parent unless marked):
+ *
+ *   stage0 (exec'd by the parent)
+ *     opens every path, then setns()es: user first, mount last
+ *     if a user ns is created:
+ *       clone(CLONE_PARENT) stage1 ----> "pid1 <pid>"
+ *       stage1: unshare(CLONE_NEWUSER), tells stage0 over a private pair
+ *       stage0 writes /proc/<stage1>/{uid_map,gid_map}, answers, exits
+ *     else stage0 itself is stage1
+ *   stage1
+ *     unshare(all other new namespaces but cgroup)
+ *     writes /proc/self/timens_offsets
+ *     clone(CLONE_PARENT) stage2 ----> "pid2 <pid>", exits
+ *   stage2 (the container process; its parent is the husk parent)
+ *     waits for one message from the parent <---- "c" (cgroup joined)
+ *     unshare(CLONE_NEWCGROUP) so that its cgroup is the namespace root
+ *     returns into Go: libcontainer.Init
+ *
+ * Any failure sends "err <what>: <strerror>" and exits 1, so the user sees
+ * what went wrong instead of an EOF.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static int syncfd = -1;
+
+static void sendmsg_str(const char *s)
+{
+	ssize_t n;
+	do {
+		n = write(syncfd, s, strlen(s));
+	} while (n < 0 && errno == EINTR);
+}
+
+/* bail reports an error to the parent and exits; with_errno appends the
+ * current errno as text. */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+bail(int with_errno, const char *fmt, ...)
+{
+	char buf[4096];
+	int saved = errno;
+	int n = snprintf(buf, sizeof(buf), "err ");
+	va_list ap;
+
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (with_errno && n < (int)sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(saved));
+	sendmsg_str(buf);
+	_exit(1);
+}
+
+/* raw_clone forks with extra clone flags (CLONE_PARENT). With a NULL stack
+ * the child continues on a copy of the caller's stack, like fork(2). */
+static pid_t raw_clone(unsigned long flags)
+{
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+struct nstype {
+	const char *name;
+	int flag;
+};
+
+static const struct nstype nstypes[] = {
+	{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},
+	{"uts", CLONE_NEWUTS},   {"network", CLONE_NEWNET},
+	{"pid", CLONE_NEWPID},   {"cgroup", CLONE_NEWCGROUP},
+	{"time", CLONE_NEWTIME}, {"mount", CLONE_NEWNS},
+};
+#define NSTYPES (sizeof(nstypes) / sizeof(nstypes[0]))
+
+/* join_namespaces opens every path before joining any, since joining the
+ * mount namespace changes what paths mean; then joins in nstypes order:
+ * user first (the others need privilege in it), mount last. */
+static void join_namespaces(char *spec)
+{
+	int fds[NSTYPES];
+	const char *paths[NSTYPES];
+	size_t i;
+	char *line, *save = NULL;
+
+	for (i = 0; i < NSTYPES; i++) {
+		fds[i] = -1;
+		paths[i] = NULL;
+	}
+	for (line = strtok_r(spec, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			bail(0, "bad namespace spec %s", line);
+		*colon = '\0';
+		for (i = 0; i < NSTYPES; i++)
+			if (!strcmp(line, nstypes[i].name))
+				break;
+		if (i == NSTYPES)
+			bail(0, "unknown namespace type %s", line);
+		fds[i] = open(colon + 1, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			bail(1, "open %s namespace %s", line, colon + 1);
+		paths[i] = colon + 1;
+	}
+	for (i = 0; i < NSTYPES; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (setns(fds[i], nstypes[i].flag) < 0)
+			bail(1, "join %s namespace %s", nstypes[i].name, paths[i]);
+		close(fds[i]);
+	}
+}
+
+static void write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(data);
+
+	if (fd < 0)
+		bail(1, "open %s", path);
+	if (write(fd, data, len) != (ssize_t)len)
+		bail(1, "write %s", path);
+	close(fd);
+}
+
+/* new_userns creates stage1 in a new user namespace and maps its IDs from
+ * stage0, which still has CAP_SETUID/CAP_SETGID in the parent namespace (a
+ * process cannot map IDs beyond its own from inside the new namespace). */
+static void new_userns(void)
+{
+	int pair[2];
+	char c = 0, buf[64];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		bail(1, "socketpair");
+	pid = raw_clone(CLONE_PARENT);
+	if (pid < 0)
+		bail(1, "clone stage1");
+	if (pid == 0) {
+		close(pair[0]);
+		if (unshare(CLONE_NEWUSER) < 0)
+			bail(1, "unshare user namespace");
+		if (write(pair[1], "u", 1) != 1)
+			bail(1, "sync with stage0");
+		if (read(pair[1], &c, 1) != 1 || c != 'm')
+			_exit(1); /* stage0 reported the error */
+		close(pair[1]);
+		if (setresgid(0, 0, 0) < 0)
+			bail(1, "setresgid 0 in the user namespace (is gid 0 mapped?)");
+		if (setresuid(0, 0, 0) < 0)
+			bail(1, "setresuid 0 in the user namespace (is uid 0 mapped?)");
+		return;
+	}
+	close(pair[1]);
+	snprintf(buf, sizeof(buf), "pid1 %d", pid);
+	sendmsg_str(buf);
+	if (read(pair[0], &c, 1) != 1 || c != 'u')
+		bail(0, "stage1 died before creating its user namespace");
+	{
+		const char *uidmap = getenv("_HUSK_UIDMAP");
+		const char *gidmap = getenv("_HUSK_GIDMAP");
+		if (uidmap && *uidmap) {
+			snprintf(buf, sizeof(buf), "/proc/%d/uid_map", pid);
+			write_file(buf, uidmap);
+		}
+		if (gidmap && *gidmap) {
+			snprintf(buf, sizeof(buf), "/proc/%d/gid_map", pid);
+			write_file(buf, gidmap);
+		}
+	}
+	if (write(pair[0], "m", 1) != 1)
+		bail(1, "sync with stage1");
+	_exit(0);
+}
+
+void husk_nsexec(void)
+{
+	const char *fdstr = getenv("_HUSK_SYNCFD");
+	const char *s;
+	char buf[64];
+	int flags = 0;
+	pid_t pid;
+
+	if (!fdstr || !*fdstr)
+		return;
+	syncfd = atoi(fdstr);
+
+	/* Until it execs the container's program this process runs husk's
+	 * binary; keep other processes in the container from ptracing it or
+	 * opening its /proc files (CVE-2019-5736 and friends). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail(1, "prctl(PR_SET_DUMPABLE)");
+
+	s = getenv("_HUSK_CLONEFLAGS");
+	if (s && *s)
+		flags = atoi(s);
+
+	s = getenv("_HUSK_NSPATHS");
+	if (s && *s) {
+		char *spec = strdup(s);
+		if (!spec)
+			bail(1, "strdup");
+		join_namespaces(spec);
+		free(spec);
+	}
+
+	if (flags & CLONE_NEWUSER)
+		new_userns(); /* returns only in stage1 */
+
+	if (flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)) {
+		if (unshare(flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)) < 0)
+			bail(1, "unshare namespaces (flags %#x)", flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP));
+	}
+	if (flags & CLONE_NEWTIME) {
+		s = getenv("_HUSK_TIMENS");
+		if (s && *s)
+			write_file("/proc/self/timens_offsets", s);
+	}
+
+	pid = raw_clone(CLONE_PARENT);
+	if (pid < 0)
+		bail(1, "clone container process");
+	if (pid > 0) {
+		snprintf(buf, sizeof(buf), "pid2 %d", pid);
+		sendmsg_str(buf);
+		_exit(0);
+	}
+
+	/* stage2: the container's process. Die with the parent during set-up;
+	 * Go clears this once the parent no longer needs to be alive. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	{
+		ssize_t n;
+		do {
+			n = read(syncfd, buf, sizeof(buf));
+		} while (n < 0 && errno == EINTR);
+		if (n != 1 || buf[0] != 'c')
+			_exit(1); /* the parent gave up */
+	}
+	if (flags & CLONE_NEWCGROUP) {
+		if (unshare(CLONE_NEWCGROUP) < 0)
+			bail(1, "unshare cgroup namespace");
+	}
+}
