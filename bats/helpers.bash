@@ -189,3 +189,14 @@ assert_output_contains() {
 		return 1
 	fi
 }
+
+# husk_bg CMD... runs a runtime command that leaves a container behind
+# (create, run -d) with its stdio on files: the container inherits them,
+# and bats' `run` would otherwise wait for the container to close its
+# output pipe. Output is in $TEST_TMP/bg.out, and also in $output; the
+# exit status in $status.
+husk_bg() {
+	status=0
+	"$HUSK" --root "$ROOT" "$@" </dev/null >"$TEST_TMP/bg.out" 2>&1 || status=$?
+	output=$(cat "$TEST_TMP/bg.out")
+}

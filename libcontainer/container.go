@@ -124,8 +124,8 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if ch, err = spawn(s); err != nil {
 		return nil, err
 	}
-	if c.mgr != nil && cfg.Cgroup.Resources != nil {
-		if err := c.mgr.Set(cfg.Cgroup.Resources); err != nil {
+	if c.mgr != nil {
+		if err := c.mgr.Set(cgroupResources(cfg)); err != nil {
 			return nil, err
 		}
 	}
@@ -496,13 +496,29 @@ func (c *Container) Start() error {
 		}
 		break
 	}
-	if fds[0].Revents&unix.POLLIN != 0 {
-		var b [1]byte
-		if n, _ := unix.Read(ffd, b[:]); n != 1 {
-			return errors.New("container process closed exec.fifo without starting")
-		}
-	} else {
+	if fds[0].Revents&unix.POLLIN == 0 {
 		return errors.New("container process exited before start")
+	}
+	var b [1]byte
+	if n, _ := unix.Read(ffd, b[:]); n != 1 {
+		return errors.New("container process closed exec.fifo without starting")
+	}
+	// The process keeps its end of the fifo open, close-on-exec, through
+	// the startContainer hooks: the hang-up says its program now runs
+	// (or that it died), which is when poststart hooks are due.
+	fds = fds[:1]
+	fds[0].Events = 0
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for the container process to exec: %w", err)
+		}
+		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+			break
+		}
 	}
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove %s: %w", fifoPath, err)

@@ -129,7 +129,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 	}
 	ch, err := spawn(s)
 	if err != nil {
-		return nil, fmt.Errorf("exec: %w", err)
+		return nil, fmt.Errorf("exec in container %s: %w", c.state.ID, err)
 	}
 	defer ch.close()
 	// The namespaces were opened by PID: make sure it was still the
@@ -144,7 +144,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		if proc.console != nil {
 			proc.console.Close()
 		}
-		return nil, fmt.Errorf("exec: %w", err)
+		return nil, fmt.Errorf("exec in container %s: %w", c.state.ID, err)
 	}
 	for {
 		m, files, err := recvSync(ch.sock)

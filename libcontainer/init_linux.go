@@ -137,6 +137,11 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int) e
 			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
 		}
 	}
+	// Like runc, create a missing working directory (inside the root now,
+	// so the path cannot lead out of it).
+	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+		return fmt.Errorf("process.cwd: create %s: %w", p.Cwd, err)
+	}
 	if p.Terminal {
 		if err := setupConsole(sock, p, cfg.NewNamespace(configs.NEWNS)); err != nil {
 			return err
@@ -207,12 +212,13 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int) e
 	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
 		return reportLate(fmt.Errorf("write exec fifo: %w", err))
 	}
-	unix.Close(fd)
+	// fd stays open: execve closes it, which tells `start` that the
+	// program runs.
 	unix.Close(fifoFd)
 
 	if cfg.Hooks != nil && len(cfg.Hooks.StartContainer) > 0 {
 		st := createState(id, cfg)
-		st.Status = "running"
+		st.Status = "created"
 		if err := runHooks("startContainer", cfg.Hooks, st); err != nil {
 			return reportLate(err)
 		}

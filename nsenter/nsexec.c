@@ -183,6 +183,10 @@ static void new_userns(void)
 			bail(1, "setresgid 0 in the user namespace (is gid 0 mapped?)");
 		if (setresuid(0, 0, 0) < 0)
 			bail(1, "setresuid 0 in the user namespace (is uid 0 mapped?)");
+		/* Changing credentials made us non-dumpable, which hands our
+		 * /proc/self files to the host's root: take them back. */
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail(1, "prctl(PR_SET_DUMPABLE)");
 		return;
 	}
 	close(pair[1]);
@@ -219,12 +223,6 @@ void husk_nsexec(void)
 		return;
 	syncfd = atoi(fdstr);
 
-	/* Until it execs the container's program this process runs husk's
-	 * binary; keep other processes in the container from ptracing it or
-	 * opening its /proc files (CVE-2019-5736 and friends). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		bail(1, "prctl(PR_SET_DUMPABLE)");
-
 	s = getenv("_HUSK_CLONEFLAGS");
 	if (s && *s)
 		flags = atoi(s);
@@ -260,8 +258,16 @@ void husk_nsexec(void)
 		_exit(0);
 	}
 
-	/* stage2: the container's process. Die with the parent during set-up;
-	 * Go clears this once the parent no longer needs to be alive. */
+	/* stage2: the container's process, the first one of these stages
+	 * that the container can see. Until it execs the container's program
+	 * it runs husk's binary: keep other processes in the container from
+	 * ptracing it or opening its /proc files (CVE-2019-5736 and friends).
+	 * (stage0 and stage1 stay dumpable: they live outside the container's
+	 * PID namespace, and stage1 must own its /proc/self/timens_offsets.) */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail(1, "prctl(PR_SET_DUMPABLE)");
+	/* Die with the parent during set-up; Go clears this once the parent
+	 * no longer needs to be alive. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	{
 		ssize_t n;

@@ -468,7 +468,8 @@ func mustRun(t *testing.T, spec *specs.Spec, args ...string) string {
 	return out
 }
 
-// mustRunB is mustRun on an existing bundle.
+// mustRun runs args in a new container of the bundle, requires exit status
+// 0 and returns stdout.
 func (b *bundle) mustRun(args ...string) string {
 	b.t.Helper()
 	out, errOut, code := b.run(args...)
@@ -502,11 +503,13 @@ func (b *bundle) create(args ...string) (id string, pid int) {
 }
 
 // startDetached creates and starts a container running args and returns
-// its ID and host PID.
+// its ID and host PID once the process runs args (start may return before
+// the container's execve).
 func (b *bundle) startDetached(args ...string) (id string, pid int) {
 	b.t.Helper()
 	id, pid = b.create(args...)
 	b.mustHusk("start", id)
+	waitCmdline(b.t, pid, strings.Join(args, "\x00")+"\x00")
 	return id, pid
 }
 
@@ -826,7 +829,7 @@ func readProcFile(pid int, name string) string {
 	return string(data)
 }
 
-// procStatusField returns a field of /proc/<pid>/status style text.
+// statusField returns a field of /proc/<pid>/status style text.
 func statusField(status, name string) string {
 	for _, line := range strings.Split(status, "\n") {
 		if k, v, ok := strings.Cut(line, ":"); ok && k == name {

@@ -119,10 +119,10 @@ func TestHooksRunInOrderWithState(t *testing.T) {
 		if r.state.Bundle != b.Dir {
 			t.Errorf("%s hook: state bundle %q, want %q", r.name, r.state.Bundle, b.Dir)
 		}
-		// runc gives the hooks running in the container the PID as seen
-		// there (1); the spec's pid is the host's.
+		// Hooks running in the container see the PID in its namespace (1),
+		// as with runc.
 		inContainer := r.name == "createContainer" || r.name == "startContainer"
-		if r.name != "poststop" && r.state.Pid != pid && (isHusk() || !inContainer || r.state.Pid != 1) {
+		if r.name != "poststop" && r.state.Pid != pid && (!inContainer || r.state.Pid != 1) {
 			t.Errorf("%s hook: state pid %d, want %d", r.name, r.state.Pid, pid)
 		}
 		want := map[string][]specs.ContainerState{

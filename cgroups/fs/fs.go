@@ -26,6 +26,10 @@ type Manager struct {
 	bySubsystem map[string]string
 	unified     *hierarchy
 	unifiedDir  string
+	// unifiedCreated are the cgroup2 directories the Apply calls of this
+	// Manager created, top-down: the only ones whose cgroup.subtree_control
+	// husk may change (see setHugetlb).
+	unifiedCreated []string
 }
 
 type dirEntry struct {
@@ -68,13 +72,17 @@ func NewManager(cgroupPath string) (*Manager, error) {
 // Apply creates the cgroup in every hierarchy and moves pid into it
 // (pid -1: only create). A new cpuset cgroup starts with empty cpus and
 // mems, into which no task can be moved, so every cpuset directory created
-// here gets its parent's values.
+// here gets its parent's values. The cgroup2 directories created are
+// remembered, so Set may enable controllers in them and only in them.
 func (m *Manager) Apply(pid int) error {
 	spid := strconv.Itoa(pid)
 	for _, d := range m.dirs {
 		created, err := cgfile.Mkdir(d.h.mountpoint, d.dir)
 		if err != nil {
 			return fmt.Errorf("create cgroup: %w", err)
+		}
+		if d.dir == m.unifiedDir {
+			m.unifiedCreated = append(m.unifiedCreated, created...)
 		}
 		if len(created) > 0 && d.dir == m.bySubsystem["cpuset"] {
 			for _, c := range created {

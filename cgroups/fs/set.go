@@ -369,8 +369,12 @@ func (m *Manager) setBlkio(b *specs.LinuxBlockIO) error {
 }
 
 // setHugetlb writes the hugepage limits to the hierarchy that has the
-// hugetlb controller: a v1 one, or on a hybrid host the cgroup2 one
-// (where the controller is first enabled down to the container's parent).
+// hugetlb controller: a v1 one, or on a hybrid host the cgroup2 one. There
+// the controller must be enabled in the subtree_control of every ancestor
+// of the container; husk enables it only in the ancestors its own Apply
+// created, never in the unified root or another existing cgroup (they
+// belong to the system or to whoever made them), and otherwise fails
+// naming the file the administrator must change.
 // Reservation limits (rsvd) are set too where the kernel has them, as the
 // spec prefers them.
 func (m *Manager) setHugetlb(limits []specs.LinuxHugepageLimit) error {
@@ -395,8 +399,8 @@ func (m *Manager) setHugetlb(limits []specs.LinuxHugepageLimit) error {
 			return errors.New("set hugetlb limits: no hierarchy offers the hugetlb controller")
 		}
 		dir = m.unifiedDir
-		if err := cgfile.EnableController(m.unified.mountpoint, dir, "hugetlb"); err != nil {
-			return fmt.Errorf("enable hugetlb controller: %w", err)
+		if err := cgfile.EnableController(m.unified.mountpoint, dir, "hugetlb", m.unifiedCreated); err != nil {
+			return err
 		}
 	}
 	for _, l := range limits {

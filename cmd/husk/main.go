@@ -73,6 +73,7 @@ func main() {
 	app.Commands = []cli.Command{
 		createCommand,
 		deleteCommand,
+		execCommand,
 		featuresCommand,
 		killCommand,
 		listCommand,

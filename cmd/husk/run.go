@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli"
 	"golang.org/x/sys/unix"
@@ -110,41 +109,9 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 	return code, nil
 }
 
-// waitResult is the outcome of Container.Wait.
-type waitResult struct {
-	code int
-	err  error
-}
-
 // forwardUntilExit forwards the signals husk receives to the container's
-// init until it exits, and returns its exit code. SIGCHLD (our own child
-// exiting) and SIGURG (the Go runtime's preemption signal) are noise;
-// SIGWINCH resizes the container's terminal.
+// init until it exits, and returns its exit code (see forwardSignals).
 func forwardUntilExit(c *libcontainer.Container, sigc chan os.Signal, tty *ttyRelay) (int, error) {
-	done := make(chan waitResult, 1)
-	go func() {
-		code, err := c.Wait()
-		done <- waitResult{code, err}
-	}()
-	for {
-		select {
-		case s := <-sigc:
-			sig, ok := s.(syscall.Signal)
-			if !ok {
-				continue
-			}
-			switch sig {
-			case unix.SIGCHLD, unix.SIGURG:
-			case unix.SIGWINCH:
-				tty.resize()
-			default:
-				if err := c.Signal(sig, false); err != nil {
-					logDebugf("forward signal %v to container %s: %v", sig, c.ID(), err)
-				}
-			}
-		case r := <-done:
-			signal.Stop(sigc)
-			return r.code, r.err
-		}
-	}
+	send := func(sig unix.Signal) error { return c.Signal(sig, false) }
+	return forwardSignals(sigc, tty, "container "+c.ID(), send, c.Wait)
 }

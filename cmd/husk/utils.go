@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/urfave/cli"
+	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer"
 	"github.com/husk-runtime/husk/specconv"
@@ -178,5 +181,46 @@ func writePidFile(path string, pid int) error {
 func destroy(c *libcontainer.Container) {
 	if err := c.Delete(true); err != nil {
 		logWarnf("remove container %s after failure: %v", c.ID(), err)
+	}
+}
+
+// waitResult is the outcome of waiting for a process.
+type waitResult struct {
+	code int
+	err  error
+}
+
+// forwardSignals forwards the signals husk receives on sigc (subscribed to
+// every signal) through send until wait returns, and returns wait's exit
+// code. It is the foreground loop of `run` (for the container's init) and
+// `exec` (for the exec'd process). SIGCHLD (our own child exiting) and
+// SIGURG (the Go runtime's preemption signal) are noise; SIGWINCH resizes
+// the process's terminal. target names the process in debug logs.
+func forwardSignals(sigc chan os.Signal, tty *ttyRelay, target string, send func(unix.Signal) error, wait func() (int, error)) (int, error) {
+	done := make(chan waitResult, 1)
+	go func() {
+		code, err := wait()
+		done <- waitResult{code, err}
+	}()
+	for {
+		select {
+		case s := <-sigc:
+			sig, ok := s.(syscall.Signal)
+			if !ok {
+				continue
+			}
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG:
+			case unix.SIGWINCH:
+				tty.resize()
+			default:
+				if err := send(sig); err != nil {
+					logDebugf("forward signal %v to %s: %v", sig, target, err)
+				}
+			}
+		case r := <-done:
+			signal.Stop(sigc)
+			return r.code, r.err
+		}
 	}
 }

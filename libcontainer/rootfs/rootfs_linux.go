@@ -250,43 +250,58 @@ func (r *root) rel(real string) (string, bool) {
 	return real[len(r.path):], true
 }
 
+// maxSymlinks bounds how many dangling symlinks mkdirAll and createFile
+// follow, as the kernel's MAXSYMLINKS bounds a lookup.
+const maxSymlinks = 40
+
 // mkdirAll returns an O_PATH fd of directory p inside the root, creating
 // missing components with mode 0755. Each component is created with mkdirat
 // relative to its already resolved parent and then looked up again inside
 // the root, so a symlink swapped in meanwhile can only redirect inside it.
+// A dangling symlink on the way is followed inside the root: its target is
+// created there, as a lookup of the link inside the container would expect.
 func (r *root) mkdirAll(p string) (int, string, error) {
-	fd, rel, err := r.open(p)
-	if err == nil || !errors.Is(err, unix.ENOENT) {
-		return fd, rel, err
-	}
-	p = cleanPath(p)
-	parent, _, err := r.mkdirAll(filepath.Dir(p))
-	if err != nil {
-		return -1, "", err
-	}
-	err = unix.Mkdirat(parent, filepath.Base(p), 0o755)
-	unix.Close(parent)
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return -1, "", &os.PathError{Op: "mkdir in rootfs", Path: p, Err: err}
-	}
-	return r.open(p)
+	return r.create(p, false, 0)
 }
 
 // createFile returns an O_PATH fd of p inside the root, creating it as an
 // empty regular file when missing (a bind mount target for a file source).
 func (r *root) createFile(p string) (int, string, error) {
+	return r.create(p, true, 0)
+}
+
+func (r *root) create(p string, file bool, links int) (int, string, error) {
 	fd, rel, err := r.open(p)
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, rel, err
 	}
 	p = cleanPath(p)
-	parent, _, err := r.mkdirAll(filepath.Dir(p))
+	parent, prel, err := r.create(filepath.Dir(p), false, links)
 	if err != nil {
 		return -1, "", err
 	}
-	err = createEmpty(parent, filepath.Base(p), 0o644)
-	unix.Close(parent)
-	if err != nil && !errors.Is(err, unix.EEXIST) {
+	defer unix.Close(parent)
+	base := filepath.Base(p)
+	if file {
+		err = createEmpty(parent, base, 0o644)
+	} else {
+		err = unix.Mkdirat(parent, base, 0o755)
+	}
+	if errors.Is(err, unix.EEXIST) {
+		var buf [unix.PathMax]byte
+		if n, lerr := unix.Readlinkat(parent, base, buf[:]); lerr == nil {
+			if links >= maxSymlinks {
+				return -1, "", &os.PathError{Op: "create in rootfs", Path: p, Err: unix.ELOOP}
+			}
+			target := string(buf[:n])
+			if !filepath.IsAbs(target) {
+				target = "/" + prel + "/" + target
+			}
+			return r.create(target, file, links+1)
+		}
+		err = nil
+	}
+	if err != nil {
 		return -1, "", &os.PathError{Op: "create in rootfs", Path: p, Err: err}
 	}
 	return r.open(p)

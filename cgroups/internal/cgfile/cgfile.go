@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,27 +236,66 @@ func CheckHugePageSize(size string) error {
 }
 
 // EnableController makes controller ctrl available in dir of the cgroup2
-// hierarchy mounted at root, writing "+ctrl" to the cgroup.subtree_control
-// of every ancestor (root included) that does not have it yet. Nothing is
-// written where the controller is already enabled.
-func EnableController(root, dir, ctrl string) error {
-	if dir == root {
-		return nil
-	}
-	parent := dir[:strings.LastIndexByte(dir, '/')]
-	cur, err := Read(parent, "cgroup.subtree_control")
-	if err != nil {
+// hierarchy mounted at root by writing "+ctrl" to the cgroup.subtree_control
+// of the ancestors that lack it, top-down (the kernel only lets a cgroup
+// enable what its parent enabled). It writes only to the ancestors listed
+// in owned, the directories the caller created: a cgroup husk did not
+// create belongs to whoever set it up (on a hybrid host, the unified root
+// belongs to the system), so an existing ancestor that lacks ctrl is an
+// error naming the file to change. The common case, a parent that already
+// enables ctrl, costs one read.
+func EnableController(root, dir, ctrl string, owned []string) error {
+	lacking, err := LackingController(root, dir, ctrl)
+	if err != nil || len(lacking) == 0 {
 		return err
 	}
-	if HasWord(cur, ctrl) {
-		return nil
+	var foreign []string
+	for _, d := range lacking {
+		if !slices.Contains(owned, d) {
+			foreign = append(foreign, d)
+		}
 	}
-	if len(parent) > len(root) {
-		if err := EnableController(root, parent, ctrl); err != nil {
+	if len(foreign) > 0 {
+		return ControllerError(ctrl, foreign)
+	}
+	for _, d := range lacking {
+		if err := Write(d, "cgroup.subtree_control", "+"+ctrl); err != nil {
 			return err
 		}
 	}
-	return Write(parent, "cgroup.subtree_control", "+"+ctrl)
+	return nil
+}
+
+// LackingController returns, top-down, the ancestors of dir (root
+// included) whose cgroup.subtree_control does not enable ctrl. The walk
+// goes up from dir's parent and stops at the first ancestor that enables
+// it: above that one, every ancestor must enable it too.
+func LackingController(root, dir, ctrl string) ([]string, error) {
+	var lacking []string
+	for d := dir; d != root && len(d) > len(root); {
+		d = d[:strings.LastIndexByte(d, '/')]
+		cur, err := Read(d, "cgroup.subtree_control")
+		if err != nil {
+			return nil, err
+		}
+		if HasWord(cur, ctrl) {
+			break
+		}
+		lacking = append(lacking, d)
+	}
+	slices.Reverse(lacking)
+	return lacking, nil
+}
+
+// ControllerError is the error for a limit that needs controller ctrl
+// which the cgroups in dirs (top-down) do not enable for their children
+// and husk may not change: it names the files to change, in order.
+func ControllerError(ctrl string, dirs []string) error {
+	files := make([]string, len(dirs))
+	for i, d := range dirs {
+		files[i] = d + "/cgroup.subtree_control"
+	}
+	return fmt.Errorf("%s limits need the %s controller: enable it in %s", ctrl, ctrl, strings.Join(files, ", then in "))
 }
 
 // HasWord reports whether the white-space separated list s contains w.

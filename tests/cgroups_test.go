@@ -1,0 +1,151 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// v1Mount returns the mount point of the cgroup v1 hierarchy holding
+// controller (or named hierarchy, e.g. "name=systemd").
+func v1Mount(t *testing.T, controller string) string {
+	t.Helper()
+	for _, m := range readMountinfo(t, "self") {
+		if m.fstype == "cgroup" && hasOption(m.superOptions, controller) {
+			return m.mountpoint
+		}
+	}
+	t.Skipf("no cgroup v1 hierarchy with %s on this host", controller)
+	return ""
+}
+
+// procCgroups parses /proc/<pid>/cgroup of a v1 process into controller
+// list → path, skipping the unified (v2) line.
+func procCgroups(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	res := map[string]string{}
+	for _, l := range lines(readProcFile(pid, "cgroup")) {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 {
+			t.Fatalf("bad /proc/%d/cgroup line %q", pid, l)
+		}
+		if parts[1] != "" {
+			res[parts[1]] = parts[2]
+		}
+	}
+	if len(res) == 0 {
+		t.Skip("no cgroup v1 hierarchies on this host")
+	}
+	return res
+}
+
+// assertCgroupsGone fails if path still exists in any hierarchy.
+func assertCgroupsGone(t *testing.T, path string) {
+	t.Helper()
+	for _, mnt := range cgroupMounts(t) {
+		if _, err := os.Stat(filepath.Join(mnt, path)); err == nil {
+			t.Errorf("cgroup %s still exists after delete", filepath.Join(mnt, path))
+		}
+	}
+}
+
+func TestCgroupPathInEveryHierarchy(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	id, pid := b.startDetached("sleep", "100")
+	want := b.cgroupPath(id)
+	for controllers, path := range procCgroups(t, pid) {
+		if path != want {
+			t.Errorf("container in %s cgroup %q, want %q", controllers, path, want)
+			continue
+		}
+		mnt := v1Mount(t, strings.Split(controllers, ",")[0])
+		procs := cgroupProcs(filepath.Join(mnt, path))
+		if len(procs) != 1 || procs[0] != pid {
+			t.Errorf("%s/cgroup.procs = %v, want [%d]", filepath.Join(mnt, path), procs, pid)
+		}
+	}
+	b.mustHusk("delete", "-f", id)
+	assertCgroupsGone(t, want)
+}
+
+func TestCgroupResourcesApplied(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	limit := int64(64 << 20)
+	shares := uint64(512)
+	quota := int64(50000)
+	period := uint64(100000)
+	pids := int64(50)
+	b.Spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+	b.Spec.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period, Cpus: "0", Mems: "0"}
+	b.Spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+
+	// Inside: the container's own cgroup is what it sees mounted.
+	out := lines(b.mustRun(sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max")...))
+	if want := []string{"67108864", "50"}; strings.Join(out, " ") != strings.Join(want, " ") {
+		t.Errorf("limits seen in the container: %q, want %q", out, want)
+	}
+
+	id, _ := b.startDetached("sleep", "100")
+	cg := b.cgroupPath(id)
+	for _, f := range []struct{ controller, file, want string }{
+		{"memory", "memory.limit_in_bytes", "67108864"},
+		{"cpu", "cpu.shares", "512"},
+		{"cpu", "cpu.cfs_quota_us", "50000"},
+		{"cpu", "cpu.cfs_period_us", "100000"},
+		{"cpuset", "cpuset.cpus", "0"},
+		{"cpuset", "cpuset.mems", "0"},
+		{"pids", "pids.max", "50"},
+	} {
+		path := filepath.Join(v1Mount(t, f.controller), cg, f.file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("read %s: %v", path, err)
+			continue
+		}
+		if got := strings.TrimSpace(string(data)); got != f.want {
+			t.Errorf("%s = %q, want %q", path, got, f.want)
+		}
+	}
+	b.mustHusk("delete", "-f", id)
+	assertCgroupsGone(t, cg)
+}
+
+func TestCgroupRelativePathUnderHusk(t *testing.T) {
+	t.Parallel()
+	if !isHusk() {
+		t.Skip("a relative cgroupsPath lands under /husk only with husk; runc must not be run with one on this host")
+	}
+	b := newBundle(t)
+	parent := "husk-test-" + randomHex(6)
+	b.mu.Lock()
+	b.extraCgroups = append(b.extraCgroups, "/husk/"+parent)
+	b.mu.Unlock()
+	id := b.newID()
+	b.Spec.Linux.CgroupsPath = parent + "/" + id
+	b.Spec.Process.Args = []string{"sleep", "100"}
+	b.writeSpec(id)
+	pidFile := filepath.Join(b.Dir, "pid")
+	b.mustHusk("create", "--bundle", b.Dir, "--pid-file", pidFile, id)
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/husk/" + parent + "/" + id
+	for controllers, path := range procCgroups(t, pid) {
+		if path != want {
+			t.Errorf("container in %s cgroup %q, want %q", controllers, path, want)
+		}
+	}
+	b.mustHusk("delete", "-f", id)
+	assertCgroupsGone(t, want)
+}
