@@ -8,8 +8,7 @@ load helpers
 # checks that it fails mentioning TEXT and leaves nothing of ID behind.
 expect_create_failure() {
 	husk_bg create --bundle "$BUNDLE" "$1"
-	echo "$output"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "$2"
 	assert_no_leftovers "$1"
 	run husk list -q
@@ -26,7 +25,7 @@ expect_create_failure() {
 	id=$(new_id)
 	echo '{bad' >"$BUNDLE/config.json"
 	husk_bg create --bundle "$BUNDLE" "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "invalid character"
 	assert_no_leftovers "$id"
 }
@@ -57,10 +56,10 @@ expect_create_failure() {
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg create --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	pid=$(state_field "$id" pid)
 	husk_bg create --bundle "$BUNDLE" "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "exists"
 	# The first container is untouched.
 	[ "$(state_field "$id" status)" = created ]
@@ -70,7 +69,7 @@ expect_create_failure() {
 @test "create with an invalid id" {
 	set_args bad '["true"]'
 	husk_bg create --bundle "$BUNDLE" "../escape"
-	[ "$status" -ne 0 ]
+	assert_failure
 	[ ! -e "$TEST_TMP/escape" ]
 }
 
@@ -78,22 +77,22 @@ expect_create_failure() {
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	run husk start "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "cannot start an already running container"
 
 	run husk kill "$id" KILL
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_status "$id" stopped
 	run husk start "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "cannot start a container that has stopped"
 }
 
 @test "start of a missing container fails" {
 	run husk start nosuchcontainer
-	[ "$status" -eq 1 ]
+	assert_status 1
 	assert_output_contains "does not exist"
 }
 
@@ -101,24 +100,24 @@ expect_create_failure() {
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	run husk delete "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "running"
 	[ "$(state_field "$id" status)" = running ]
 }
 
 @test "commands check their argument count" {
 	run husk start
-	[ "$status" -eq 1 ]
+	assert_status 1
 	assert_output_contains 'requires exactly 1 argument(s)'
 	run husk kill a b c
-	[ "$status" -eq 1 ]
+	assert_status 1
 	assert_output_contains 'requires a maximum of 2 argument(s)'
 }
 
 @test "unknown global flag values are rejected" {
 	run husk --log-format xml list
-	[ "$status" -eq 1 ]
+	assert_status 1
 	assert_output_contains 'xml'
 }

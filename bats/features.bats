@@ -5,7 +5,7 @@ load helpers
 
 @test "features prints JSON with the supported OCI versions" {
 	run husk features
-	[ "$status" -eq 0 ]
+	assert_success
 	jq -e '.ociVersionMin and .ociVersionMax' <<<"$output"
 	jq -e '.hooks | index("prestart") != null' <<<"$output"
 	jq -e '.linux.namespaces | index("pid") != null' <<<"$output"

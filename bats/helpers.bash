@@ -200,3 +200,31 @@ husk_bg() {
 	"$HUSK" --root "$ROOT" "$@" </dev/null >"$TEST_TMP/bg.out" 2>&1 || status=$?
 	output=$(cat "$TEST_TMP/bg.out")
 }
+
+# assert_success checks that the last `run`/husk_bg succeeded, showing its
+# output when it did not.
+assert_success() {
+	if [ "$status" -ne 0 ]; then
+		echo "exit status $status, output:" >&2
+		echo "$output" >&2
+		return 1
+	fi
+}
+
+# assert_failure checks that the last `run`/husk_bg failed.
+assert_failure() {
+	if [ "$status" -eq 0 ]; then
+		echo "unexpected success, output:" >&2
+		echo "$output" >&2
+		return 1
+	fi
+}
+
+# assert_status N checks the exit status of the last `run`/husk_bg.
+assert_status() {
+	if [ "$status" -ne "$1" ]; then
+		echo "exit status $status, want $1; output:" >&2
+		echo "$output" >&2
+		return 1
+	fi
+}

@@ -8,7 +8,7 @@ load helpers
 start_trapper() {
 	set_args "$1" '["sh", "-c", "for s in HUP USR1 USR2 INT; do trap \"echo got-$s >>/tmp/sigs\" $s; done; trap \"exit 0\" TERM; echo >/tmp/ready; while true; do sleep 0.1; done"]'
 	husk_bg run -d --bundle "$BUNDLE" "$1"
-	[ "$status" -eq 0 ]
+	assert_success
 	for i in $(seq 50); do [ -e "$BUNDLE/rootfs/tmp/ready" ] && break; sleep 0.1; done
 }
 
@@ -23,20 +23,20 @@ wait_sig() {
 	id=$(new_id)
 	start_trapper "$id"
 	run husk kill "$id" SIGHUP
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_sig HUP
 	run husk kill "$id" usr1
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_sig USR1
 	run husk kill "$id" 12
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_sig USR2
 	run husk kill "$id" sigint
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_sig INT
 	# Default: SIGTERM.
 	run husk kill "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_status "$id" stopped
 }
 
@@ -44,13 +44,13 @@ wait_sig() {
 	id=$(new_id)
 	set_args "$id" '["sh", "-c", "trap \"\" TERM; sleep 1000 & sleep 1000 & wait"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	for i in $(seq 50); do
 		[ "$(husk ps --format json "$id" | jq length)" -eq 3 ] && break
 		sleep 0.1
 	done
 	run husk kill --all "$id" KILL
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_status "$id" stopped
 }
 
@@ -58,9 +58,9 @@ wait_sig() {
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	run husk kill "$id" NOTASIGNAL
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains 'unknown signal'
 	assert_output_contains 'NOTASIGNAL'
 	[ "$(state_field "$id" status)" = running ]
@@ -72,9 +72,9 @@ wait_sig() {
 	# SIGRTMIN+3 is 37 for glibc, musl and busybox.
 	set_args "$id" '["sh", "-c", "trap \"exit 0\" 37; echo >/tmp/ready; while true; do sleep 0.1; done"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	for i in $(seq 50); do [ -e "$BUNDLE/rootfs/tmp/ready" ] && break; sleep 0.1; done
 	run husk kill "$id" RTMIN+3
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_status "$id" stopped
 }

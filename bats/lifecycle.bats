@@ -9,10 +9,10 @@ load helpers
 	set_args "$id" '["sleep", "1000"]'
 
 	husk_bg create --bundle "$BUNDLE" --pid-file "$TEST_TMP/pid" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 
 	run husk state "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(jq -r .status <<<"$output")" = created ]
 	[ "$(jq -r .id <<<"$output")" = "$id" ]
 	[ "$(jq -r .bundle <<<"$output")" = "$BUNDLE" ]
@@ -25,20 +25,20 @@ load helpers
 	[ "$(stat -c %s "$TEST_TMP/pid")" -eq "${#pid}" ]
 
 	run husk start "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(state_field "$id" status)" = running ]
 	[ "$(state_field "$id" pid)" = "$pid" ]
 
 	run husk kill "$id" KILL
-	[ "$status" -eq 0 ]
+	assert_success
 	wait_status "$id" stopped
 
 	run husk delete "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	assert_no_leftovers "$id"
 
 	run husk state "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "does not exist"
 }
 
@@ -46,9 +46,9 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg create --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	run husk state "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	for f in ociVersion id pid status bundle rootfs created owner; do
 		jq -e "has(\"$f\")" <<<"$output" >/dev/null
 	done
@@ -59,10 +59,10 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg create --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	pid=$(state_field "$id" pid)
 	run husk delete "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	assert_no_leftovers "$id"
 	# The blocked init is gone too (allow the kernel a moment to reap it).
 	for i in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
@@ -73,29 +73,29 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	run husk delete --force "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	assert_no_leftovers "$id"
 }
 
 @test "delete of a missing container fails, with --force succeeds" {
 	run husk delete nosuchcontainer
-	[ "$status" -eq 1 ]
+	assert_status 1
 	assert_output_contains "does not exist"
 	run husk delete --force nosuchcontainer
-	[ "$status" -eq 0 ]
+	assert_success
 }
 
 @test "pause and resume" {
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	run husk pause "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(state_field "$id" status)" = paused ]
 	run husk resume "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(state_field "$id" status)" = running ]
 }

@@ -5,14 +5,14 @@ load helpers
 
 @test "list of an empty root: table header, json null" {
 	run husk list
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "${#lines[@]}" -eq 1 ]
 	[[ "${lines[0]}" =~ ^ID\ +PID\ +STATUS\ +BUNDLE\ +CREATED\ +OWNER$ ]]
 	run husk list --format json
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$output" = null ]
 	run husk list -q
-	[ "$status" -eq 0 ]
+	assert_success
 	[ -z "$output" ]
 }
 
@@ -20,14 +20,14 @@ load helpers
 	id1=$(new_id)
 	set_args "$id1" '["sleep", "1000"]'
 	husk_bg create --bundle "$BUNDLE" "$id1"
-	[ "$status" -eq 0 ]
+	assert_success
 	id2=$(new_id)
 	set_args "$id2" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id2"
-	[ "$status" -eq 0 ]
+	assert_success
 
 	run husk list
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "${#lines[@]}" -eq 3 ]
 	local row
 	row=$(grep "^$id1 " <<<"$output")
@@ -36,11 +36,11 @@ load helpers
 	[[ "$row" =~ \ running\  ]]
 
 	run husk list -q
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$output" = "$(printf '%s\n' "$id1" "$id2" | sort)" ]
 
 	run husk list -f json
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(jq length <<<"$output")" -eq 2 ]
 	[ "$(jq -r ".[] | select(.id == \"$id1\") | .status" <<<"$output")" = created ]
 	[ "$(jq -r ".[] | select(.id == \"$id2\") | .status" <<<"$output")" = running ]

@@ -6,14 +6,14 @@ load helpers
 
 @test "errors go to stderr in logrus text format without --log" {
 	run husk state nosuchcontainer
-	[ "$status" -eq 1 ]
+	assert_status 1
 	[[ "${lines[0]}" =~ ^time=\"[0-9-]+T[0-9:.]+(Z|[+-][0-9:]+)\"\ level=error\ msg=\".*does\ not\ exist.*\"$ ]]
 }
 
 @test "--log --log-format json writes a parseable error line" {
 	log=$TEST_TMP/log.json
 	run husk --log "$log" --log-format json state nosuchcontainer
-	[ "$status" -eq 1 ]
+	assert_status 1
 	# The message also reaches stderr, plain, for podman/conmon.
 	assert_output_contains "does not exist"
 	[ "$(wc -l <"$log")" -eq 1 ]
@@ -22,14 +22,14 @@ load helpers
 	jq -e '.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T")' "$log"
 	# Appended, never truncated.
 	run husk --log "$log" --log-format json kill nosuchcontainer
-	[ "$status" -eq 1 ]
+	assert_status 1
 	[ "$(wc -l <"$log")" -eq 2 ]
 }
 
 @test "--log with text format" {
 	log=$TEST_TMP/log.txt
 	run husk --log "$log" start nosuchcontainer
-	[ "$status" -eq 1 ]
+	assert_status 1
 	grep -Eq '^time=".+" level=error msg=".*does not exist.*"$' "$log"
 }
 
@@ -37,14 +37,14 @@ load helpers
 	id=$(new_id)
 	rm "$BUNDLE/config.json"
 	husk_bg --log "$TEST_TMP/log.json" --log-format json create --bundle "$BUNDLE" "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	jq -e 'select(.level == "error") | .msg | test("config.json")' "$TEST_TMP/log.json"
 }
 
 @test "--version prints version, commit and spec version" {
 	is_husk || skip "husk's version text"
 	run husk --version
-	[ "$status" -eq 0 ]
+	assert_success
 	[[ "${lines[0]}" =~ ^husk\ version\ .+ ]]
 	[[ "${lines[1]}" =~ ^commit:\ .+ ]]
 	[ "${lines[2]}" = "spec: 1.3.0" ]
@@ -53,6 +53,6 @@ load helpers
 @test "the default root is /run/husk" {
 	is_husk || skip "husk's default root"
 	run "$HUSK" --help
-	[ "$status" -eq 0 ]
+	assert_success
 	assert_output_contains '"/run/husk"'
 }

@@ -7,15 +7,15 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	pid=$(state_field "$id" pid)
 
 	run husk ps --format json "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(jq -c . <<<"$output")" = "[$pid]" ]
 
 	run husk ps "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[[ "${lines[0]}" =~ PID ]]
 	[ "${#lines[@]}" -eq 2 ]
 	[[ "${lines[1]}" =~ ^[a-z0-9]+\ +$pid\  ]]
@@ -23,7 +23,7 @@ load helpers
 
 	# Options after the id are passed to ps(1).
 	run husk ps "$id" -o pid,comm
-	[ "$status" -eq 0 ]
+	assert_success
 	[[ "${lines[0]}" =~ PID\ +COMMAND ]]
 	[[ "${lines[1]}" =~ ^\ *$pid\ +sleep$ ]]
 }
@@ -32,7 +32,7 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sh", "-c", "sleep 1000 & sleep 1000 & wait"]'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	for i in $(seq 50); do
 		run husk ps --format json "$id"
 		[ "$(jq length <<<"$output")" -eq 3 ] && break

@@ -7,7 +7,7 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sh", "-c", "echo hello; hostname"]'
 	run husk run --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "${lines[0]}" = hello ]
 	[ "${lines[1]}" = bats ]
 	assert_no_leftovers "$id"
@@ -17,7 +17,7 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sh", "-c", "exit 3"]'
 	run husk run --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 3 ]
+	assert_status 3
 	assert_no_leftovers "$id"
 }
 
@@ -28,7 +28,7 @@ load helpers
 	# namespace's init sends itself.
 	update_config '.linux.namespaces |= map(select(.type != "pid"))'
 	run husk run --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 137 ]
+	assert_status 137
 	assert_no_leftovers "$id"
 }
 
@@ -37,17 +37,17 @@ load helpers
 	set_args "$id" '["true"]'
 	cd "$TEST_TMP"
 	run husk run -b bundle "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 }
 
 @test "run --keep leaves the stopped container" {
 	id=$(new_id)
 	set_args "$id" '["true"]'
 	run husk run --keep --bundle "$BUNDLE" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(state_field "$id" status)" = stopped ]
 	run husk delete "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	assert_no_leftovers "$id"
 }
 
@@ -68,7 +68,7 @@ load helpers
 	id=$(new_id)
 	set_args "$id" '["sleep", "1000"]'
 	husk_bg run -d --bundle "$BUNDLE" --pid-file "$TEST_TMP/pid" "$id"
-	[ "$status" -eq 0 ]
+	assert_success
 	[ "$(state_field "$id" status)" = running ]
 	[ "$(cat "$TEST_TMP/pid")" = "$(state_field "$id" pid)" ]
 }
@@ -78,7 +78,7 @@ load helpers
 	set_args "$id" '["sleep", "1000"]'
 	update_config '.process.terminal = true'
 	husk_bg run -d --bundle "$BUNDLE" "$id"
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "cannot allocate tty if"
 	assert_output_contains "will detach without setting console socket"
 	assert_no_leftovers "$id"
@@ -92,7 +92,24 @@ load helpers
 	# script(1) gives the runtime a controlling terminal, as an interactive
 	# shell would; -e passes the exit status through.
 	run script -qec "$HUSK --root $ROOT run --bundle $BUNDLE $id" /dev/null
-	[ "$status" -eq 5 ]
+	assert_status 5
 	assert_output_contains "on-a-tty"
+	assert_no_leftovers "$id"
+}
+
+@test "run --preserve-fds passes the caller's extra fds" {
+	id=$(new_id)
+	echo preserved >"$TEST_TMP/extra"
+	set_args "$id" '["sh", "-c", "cat <&3"]'
+	run husk run --preserve-fds 1 --bundle "$BUNDLE" "$id" 3<"$TEST_TMP/extra"
+	assert_success
+	[ "$output" = preserved ]
+}
+
+@test "run with a missing bundle directory fails" {
+	id=$(new_id)
+	run husk run --bundle "$TEST_TMP/nope" "$id"
+	assert_failure
+	assert_output_contains "$TEST_TMP/nope"
 	assert_no_leftovers "$id"
 }

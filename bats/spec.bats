@@ -6,7 +6,7 @@ load helpers
 @test "spec writes a valid default config.json" {
 	cd "$TEST_TMP"
 	run husk spec
-	[ "$status" -eq 0 ]
+	assert_success
 	[ -f config.json ]
 	jq -e '.ociVersion | test("^1\\.")' config.json
 	[ "$(jq -r '.root.path' config.json)" = rootfs ]
@@ -19,7 +19,7 @@ load helpers
 @test "spec --bundle writes into the bundle" {
 	mkdir "$TEST_TMP/other"
 	run husk spec --bundle "$TEST_TMP/other"
-	[ "$status" -eq 0 ]
+	assert_success
 	jq -e . "$TEST_TMP/other/config.json" >/dev/null
 }
 
@@ -27,7 +27,7 @@ load helpers
 	cd "$TEST_TMP"
 	echo '{"keep": "me"}' >config.json
 	run husk spec
-	[ "$status" -ne 0 ]
+	assert_failure
 	assert_output_contains "File config.json exists. Remove it first"
 	[ "$(cat config.json)" = '{"keep": "me"}' ]
 }
@@ -35,7 +35,7 @@ load helpers
 @test "spec --rootless adds a user namespace with mappings" {
 	cd "$TEST_TMP"
 	run husk spec --rootless
-	[ "$status" -eq 0 ]
+	assert_success
 	jq -e '.linux.namespaces | map(.type) | index("user") != null' config.json
 	jq -e '.linux.uidMappings | length > 0' config.json
 	jq -e '.linux.gidMappings | length > 0' config.json

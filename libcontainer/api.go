@@ -51,4 +51,7 @@ type CreateOpts struct {
 	// master (SCM_RIGHTS) when the process has a terminal. Empty with a
 	// terminal: the master is kept and returned by Container.Console.
 	ConsoleSocket string
+	// Trace, when set, records the phases of create (and of the later
+	// operations on the returned Container).
+	Trace *Trace
 }

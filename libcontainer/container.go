@@ -41,7 +41,12 @@ type Container struct {
 	// Only in the process that created the container:
 	parentOf bool     // the init process is our child (CLONE_PARENT)
 	console  *os.File // pty master kept for the caller
+
+	trace *Trace
 }
+
+// SetTrace makes the following operations on c record their phases in t.
+func (c *Container) SetTrace(t *Trace) { c.trace = t }
 
 // Create creates the container id under the state root from cfg, and
 // leaves its process blocked right before execve until Start. It returns
@@ -74,7 +79,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	defer lock.Close()
 
-	c := &Container{root: root, dir: dir, parentOf: true}
+	c := &Container{root: root, dir: dir, parentOf: true, trace: opts.Trace}
 	var ch *child
 	defer func() {
 		if retErr != nil {
@@ -96,6 +101,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 			return nil, err
 		}
 	}
+	endFifo := c.trace.Begin("exec-fifo")
 	fifoPath := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("mkfifo %s: %w", fifoPath, err)
@@ -111,6 +117,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	fifo := os.NewFile(uintptr(fifoFd), fifoPath)
 	defer fifo.Close()
+	endFifo()
 
 	s := &spawnSpec{
 		initType:   initStandard,
@@ -119,13 +126,17 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		extraFiles: opts.ExtraFiles,
 		fifo:       fifo,
 		cgroup:     c.mgr,
+		trace:      c.trace,
 	}
 	nsBootstrap(s, cfg)
 	if ch, err = spawn(s); err != nil {
 		return nil, err
 	}
 	if c.mgr != nil {
-		if err := c.mgr.Set(cgroupResources(cfg)); err != nil {
+		end := c.trace.Begin("cgroup-set")
+		err := c.mgr.Set(cgroupResources(cfg))
+		end()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -134,9 +145,12 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		st.Owner = u.Username
 	}
 	c.state = st
+	endInit := c.trace.Begin("init")
 	if err := c.initHandshake(ch, opts); err != nil {
 		return nil, err
 	}
+	endInit()
+	defer c.trace.Begin("state-write")()
 	start, _, err := procStartTime(ch.pid)
 	if err != nil {
 		return nil, fmt.Errorf("container process %d: %w", ch.pid, err)
@@ -160,6 +174,7 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 		}
 		switch m.Type {
 		case msgHooks:
+			defer c.trace.Begin("hooks-createRuntime")()
 			st := c.ociState(Creating)
 			if err := runHooks("prestart", c.state.Config.Hooks, st); err != nil {
 				return err
@@ -187,6 +202,7 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 				return err
 			}
 		case msgReady:
+			c.trace.merge(m.Msg)
 			return nil
 		case msgError:
 			return errors.New(m.Msg)
@@ -523,6 +539,8 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove %s: %w", fifoPath, err)
 	}
+	endHooks := c.trace.Begin("hooks-poststart")
+	defer endHooks()
 	if err := runHooks("poststart", c.state.Config.Hooks, c.ociState(Running)); err != nil {
 		Warn(err.Error())
 	}

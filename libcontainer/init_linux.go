@@ -53,6 +53,8 @@ func initMain(sock int) error {
 	if s := os.Getenv(envFifoFD); s != "" {
 		fifoFd, _ = strconv.Atoi(s)
 	}
+	tr := &initTracer{on: os.Getenv(envTrace) != ""}
+	tr.begin("go-init-start")()
 	os.Clearenv()
 	dec := json.NewDecoder(payload)
 	switch typ {
@@ -62,7 +64,7 @@ func initMain(sock int) error {
 			return fmt.Errorf("decode config: %v", err)
 		}
 		payload.Close()
-		return standardInit(sock, ip.ID, ip.Config, fifoFd, extra)
+		return standardInit(sock, ip.ID, ip.Config, fifoFd, extra, tr)
 	case initExec:
 		var p execPayload
 		if err := dec.Decode(&p); err != nil {
@@ -74,7 +76,7 @@ func initMain(sock int) error {
 	return fmt.Errorf("unknown init type %q", typ)
 }
 
-func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int) error {
+func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int, tr *initTracer) error {
 	p := cfg.Process
 	if cfg.NewNamespace(configs.NEWUSER) {
 		// nsexec made us non-dumpable, which makes our /proc/self files
@@ -126,7 +128,10 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int) e
 		return nil
 	}
 	if cfg.NewNamespace(configs.NEWNS) {
-		if err := rootfs.Prepare(cfg, beforePivot); err != nil {
+		end := tr.begin("rootfs-prepare")
+		err := rootfs.Prepare(cfg, beforePivot)
+		end()
+		if err != nil {
 			return err
 		}
 	} else {
@@ -153,13 +158,18 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int) e
 		}
 	}
 	if cfg.NewNamespace(configs.NEWNS) {
-		if err := rootfs.Finalize(cfg); err != nil {
+		end := tr.begin("rootfs-finalize")
+		err := rootfs.Finalize(cfg)
+		end()
+		if err != nil {
 			return err
 		}
 	}
+	endProc := tr.begin("process-setup")
 	if err := setupProcess(p); err != nil {
 		return err
 	}
+	endProc()
 	if cfg.Personality != nil {
 		if err := setPersonality(cfg.Personality); err != nil {
 			return err
@@ -175,13 +185,18 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int) e
 		// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN,
 		// which the user may be about to lose; and a notify listener fd
 		// must reach the parent before it leaves: load it now.
-		if notify, err = loadSeccomp(cfg.Seccomp); err != nil {
+		end := tr.begin("seccomp")
+		notify, err = loadSeccomp(cfg.Seccomp)
+		end()
+		if err != nil {
 			return err
 		}
 	}
+	endCred := tr.begin("credentials")
 	if err := finalizeCredentials(p); err != nil {
 		return err
 	}
+	endCred()
 	if err := enterCwd(p.Cwd); err != nil {
 		return err
 	}
@@ -197,7 +212,7 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int) e
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
 	}
-	if err := sendSync(sock, msgReady, "", nil); err != nil {
+	if err := sendSync(sock, msgReady, tr.encode(), nil); err != nil {
 		return err
 	}
 	unix.Close(sock)

@@ -22,6 +22,7 @@ const (
 	envFifoFD     = "_HUSK_FIFOFD"
 	envInitType   = "_HUSK_INITTYPE"
 	envExtraFiles = "_HUSK_EXTRAFILES"
+	envTrace      = "_HUSK_TRACE"
 )
 
 const (
@@ -54,10 +55,11 @@ type spawnSpec struct {
 	extraFiles []*os.File
 	fifo       *os.File // O_PATH fd of exec.fifo (standard init only)
 	cgroup     cgroups.Manager
+	trace      *Trace
 }
 
-// child is a started container process, blocked in nsexec until the parent
-// has put it in its cgroup, then running Init.
+// child is a started container process: in its namespaces and cgroup,
+// running Init.
 type child struct {
 	pid  int
 	sock int // the parent's end of the sync socket
@@ -138,9 +140,11 @@ func stdioFile(f *os.File) (*os.File, error) {
 }
 
 // spawn starts the child and walks it through nsexec: it returns once the
-// container process exists, is in its cgroup and runs Go.
+// container process exists in its namespaces and cgroup.
 func spawn(s *spawnSpec) (*child, error) {
+	endSeal := s.trace.Begin("seal-exe")
 	exe, err := sealedExe()
+	endSeal()
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +205,29 @@ func spawn(s *spawnSpec) (*child, error) {
 	if s.timeNS != "" {
 		env = append(env, "_HUSK_TIMENS="+s.timeNS)
 	}
+	if s.cgroup != nil {
+		// The child joins the cgroup itself (see cgroups.JoinSpec); it
+		// only has to exist.
+		end := s.trace.Begin("cgroup-create")
+		err := s.cgroup.Apply(-1)
+		end()
+		if err != nil {
+			ch.close()
+			return nil, err
+		}
+		j := s.cgroup.JoinSpec()
+		if len(j.TasksFiles) > 0 {
+			env = append(env, "_HUSK_CGROUP_TASKS="+strings.Join(j.TasksFiles, "\n"))
+		}
+		if j.Cgroup2Dir != "" {
+			env = append(env, "_HUSK_CGROUP2="+j.Cgroup2Dir)
+		}
+	}
 
+	if s.trace != nil {
+		env = append(env, envTrace+"=1")
+	}
+	endNs := s.trace.Begin("fork-exec+nsenter")
 	// The path is resolved in the child after the fds are in place.
 	path := "/proc/self/fd/" + strconv.Itoa(exeFd)
 	pid0, err := syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Env: env, Files: files})
@@ -243,18 +269,7 @@ func spawn(s *spawnSpec) (*child, error) {
 	if stage1 > 0 {
 		reap(stage1)
 	}
-	if s.cgroup != nil {
-		if err := s.cgroup.Apply(ch.pid); err != nil {
-			ch.kill()
-			ch.close()
-			return nil, err
-		}
-	}
-	if _, err := unix.Write(ch.sock, []byte("c")); err != nil {
-		ch.kill()
-		ch.close()
-		return nil, fmt.Errorf("resume container process: %w", err)
-	}
+	endNs()
 	return ch, nil
 }
 

@@ -9,15 +9,16 @@ package libcontainer
 //
 //	parent (husk create)                  child ("husk init": nsexec.c, then Init)
 //	--------------------                  ----------------------------------------
-//	ForkExec(sealed exe) -------------->  stage0: setns() paths, maybe stage1 for a
-//	                                      new user ns (maps written by stage0)
+//	cgroup Apply(-1): create only
+//	ForkExec(sealed exe) -------------->  stage0: join the cgroup (v1 tasks), setns()
+//	                                      paths, maybe stage1 for a new user ns
+//	                                      (maps written by stage0)
 //	                      <------------  "pid1 <pid>"   (only with a new user ns)
-//	                                      stage1: unshare(), clone(CLONE_PARENT)
+//	                                      stage1: unshare(), clone3(CLONE_PARENT|
+//	                                      CLONE_INTO_CGROUP)
 //	                      <------------  "pid2 <pid>"   the container process
-//	reap stage0/stage1
-//	cgroup Apply(pid2), Set(resources)
-//	"c" ------------------------------->  stage2: unshare(CLONE_NEWCGROUP); Go starts
-//	                                      Init: read config (memfd), mounts...
+//	reap stage0/stage1                    stage2: unshare(CLONE_NEWCGROUP); Go starts
+//	cgroup Set(resources)                 Init: read config (memfd), mounts...
 //	                      <------------  {"type":"hooks"}        (only if there are
 //	run prestart + createRuntime hooks                            runtime hooks)
 //	{"type":"hooks-done"} ------------->  createContainer hooks, pivot_root
@@ -31,9 +32,8 @@ package libcontainer
 //
 // Any failure on the child side is sent as {"type":"error","msg":...} (or
 // "err <msg>" from C) before it exits, so the user sees the real cause.
-// exec follows the same path with initType "exec": stage0 joins all of the
-// container's namespaces, the parent puts pid2 in the container's cgroup,
-// and after {"type":"ready"} the child execs at once; the parent then waits
+// exec follows the same path with initType "exec": stage0 joins the
+// container's cgroup and all of its namespaces, and after {"type":"ready"} the child execs at once; the parent then waits
 // for the socket to close (execve closes it) or an error message.
 
 import (

@@ -13,23 +13,26 @@
  *   _HUSK_UIDMAP      uid_map contents, when a user namespace is created
  *   _HUSK_GIDMAP      gid_map contents
  *   _HUSK_TIMENS      timens_offsets contents, when a time ns is created
+ *   _HUSK_CGROUP_TASKS lines: cgroup v1 "tasks" files to join
+ *   _HUSK_CGROUP2     the cgroup v2 directory to join
  *
  * Processes and messages (child -> parent unless marked):
  *
  *   stage0 (exec'd by the parent)
+ *     joins the cgroup: writes "0" to each v1 tasks file and opens the
+ *     v2 directory (see cgroups.JoinSpec for why not the parent)
  *     opens every path, then setns()es: user first, mount last
  *     if a user ns is created:
- *       clone(CLONE_PARENT) stage1 ----> "pid1 <pid>"
+ *       clone3(CLONE_PARENT|CLONE_INTO_CGROUP) stage1 ----> "pid1 <pid>"
  *       stage1: unshare(CLONE_NEWUSER), tells stage0 over a private pair
  *       stage0 writes /proc/<stage1>/{uid_map,gid_map}, answers, exits
  *     else stage0 itself is stage1
  *   stage1
  *     unshare(all other new namespaces but cgroup)
  *     writes /proc/self/timens_offsets
- *     clone(CLONE_PARENT) stage2 ----> "pid2 <pid>", exits
+ *     clone3(CLONE_PARENT|CLONE_INTO_CGROUP) stage2 ----> "pid2 <pid>", exits
  *   stage2 (the container process; its parent is the husk parent)
- *     waits for one message from the parent <---- "c" (cgroup joined)
- *     unshare(CLONE_NEWCGROUP) so that its cgroup is the namespace root
+ *     unshare(CLONE_NEWCGROUP): its cgroup is the namespace root
  *     returns into Go: libcontainer.Init
  *
  * Any failure sends "err <what>: <strerror>" and exits 1, so the user sees
@@ -44,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -52,6 +56,9 @@
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -91,6 +98,52 @@ bail(int with_errno, const char *fmt, ...)
 static pid_t raw_clone(unsigned long flags)
 {
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+/* clone_into_cgroup is raw_clone that also puts the child in the cgroup v2
+ * directory cgfd (when >= 0), without the global lock a cgroup.procs
+ * write takes. Kernels without clone3 get the lock after all. */
+static pid_t clone_into_cgroup(unsigned long flags, int cgfd)
+{
+	struct clone_args args;
+	pid_t pid;
+
+	if (cgfd < 0)
+		return raw_clone(flags);
+	memset(&args, 0, sizeof(args));
+	args.flags = flags | CLONE_INTO_CGROUP;
+	/* clone3 refuses an exit signal with CLONE_PARENT: the child gets
+	 * the caller's own, SIGCHLD (Go's ForkExec). */
+	args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+	args.cgroup = (unsigned long long)cgfd;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+		return pid;
+	pid = raw_clone(flags);
+	if (pid == 0) {
+		int fd = openat(cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			bail(1, "join cgroup v2");
+		close(fd);
+	}
+	return pid;
+}
+
+/* join_cgroup_v1 moves this (single-threaded) process into each listed
+ * tasks file by writing "0": for the current thread the kernel skips the
+ * global threadgroup lock that a cgroup.procs write takes. */
+static void join_cgroup_v1(char *files)
+{
+	char *line, *save = NULL;
+
+	for (line = strtok_r(files, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int fd = open(line, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			bail(1, "open %s", line);
+		if (write(fd, "0", 1) != 1)
+			bail(1, "join cgroup: write %s", line);
+		close(fd);
+	}
 }
 
 struct nstype {
@@ -159,7 +212,7 @@ static void write_file(const char *path, const char *data)
 /* new_userns creates stage1 in a new user namespace and maps its IDs from
  * stage0, which still has CAP_SETUID/CAP_SETGID in the parent namespace (a
  * process cannot map IDs beyond its own from inside the new namespace). */
-static void new_userns(void)
+static void new_userns(int cgfd)
 {
 	int pair[2];
 	char c = 0, buf[64];
@@ -167,7 +220,9 @@ static void new_userns(void)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
 		bail(1, "socketpair");
-	pid = raw_clone(CLONE_PARENT);
+	/* stage1 enters the cgroup v2 here: once in its user namespace it
+	 * would lack the permission to. */
+	pid = clone_into_cgroup(CLONE_PARENT, cgfd);
 	if (pid < 0)
 		bail(1, "clone stage1");
 	if (pid == 0) {
@@ -216,12 +271,28 @@ void husk_nsexec(void)
 	const char *fdstr = getenv("_HUSK_SYNCFD");
 	const char *s;
 	char buf[64];
-	int flags = 0;
+	int flags = 0, cgfd = -1;
 	pid_t pid;
 
 	if (!fdstr || !*fdstr)
 		return;
 	syncfd = atoi(fdstr);
+
+	/* The cgroup first: its paths are the host's, before any setns. */
+	s = getenv("_HUSK_CGROUP_TASKS");
+	if (s && *s) {
+		char *files = strdup(s);
+		if (!files)
+			bail(1, "strdup");
+		join_cgroup_v1(files);
+		free(files);
+	}
+	s = getenv("_HUSK_CGROUP2");
+	if (s && *s) {
+		cgfd = open(s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cgfd < 0)
+			bail(1, "open cgroup %s", s);
+	}
 
 	s = getenv("_HUSK_CLONEFLAGS");
 	if (s && *s)
@@ -236,8 +307,12 @@ void husk_nsexec(void)
 		free(spec);
 	}
 
-	if (flags & CLONE_NEWUSER)
-		new_userns(); /* returns only in stage1 */
+	if (flags & CLONE_NEWUSER) {
+		new_userns(cgfd); /* returns only in stage1, in the cgroup */
+		if (cgfd >= 0)
+			close(cgfd);
+		cgfd = -1;
+	}
 
 	if (flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)) {
 		if (unshare(flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)) < 0)
@@ -249,7 +324,7 @@ void husk_nsexec(void)
 			write_file("/proc/self/timens_offsets", s);
 	}
 
-	pid = raw_clone(CLONE_PARENT);
+	pid = clone_into_cgroup(CLONE_PARENT, cgfd);
 	if (pid < 0)
 		bail(1, "clone container process");
 	if (pid > 0) {
@@ -269,14 +344,8 @@ void husk_nsexec(void)
 	/* Die with the parent during set-up; Go clears this once the parent
 	 * no longer needs to be alive. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	{
-		ssize_t n;
-		do {
-			n = read(syncfd, buf, sizeof(buf));
-		} while (n < 0 && errno == EINTR);
-		if (n != 1 || buf[0] != 'c')
-			_exit(1); /* the parent gave up */
-	}
+	if (cgfd >= 0)
+		close(cgfd);
 	if (flags & CLONE_NEWCGROUP) {
 		if (unshare(CLONE_NEWCGROUP) < 0)
 			bail(1, "unshare cgroup namespace");

@@ -106,7 +106,8 @@ func testCgroup(t *testing.T) string {
 func openIn(t *testing.T, dir string, paths ...string) map[string]string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(paths, ","))
+	// A race-enabled binary sleeps a second at exit unless told not to.
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(paths, ","), "GORACE=atexit_sleep_ms=0")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -175,8 +175,7 @@ func TestSetWritesLimits(t *testing.T) {
 			Cpus:   "0",
 			Mems:   "0",
 		},
-		Pids:           &specs.LinuxPids{Limit: ptr(int64(42))},
-		HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}},
+		Pids: &specs.LinuxPids{Limit: ptr(int64(42))},
 	}
 	if err := m.Set(r); err != nil {
 		t.Fatal(err)
@@ -198,14 +197,6 @@ func TestSetWritesLimits(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.file, got, c.want)
 		}
 	}
-	hugeDir := m.Path("hugetlb")
-	hugeFile := "hugetlb.2MB.limit_in_bytes"
-	if hugeDir == "" {
-		hugeDir, hugeFile = m.Path(""), "hugetlb.2MB.max"
-	}
-	if got := readFile(t, hugeDir, hugeFile); got != strconv.Itoa(4<<20) {
-		t.Errorf("%s = %q, want %d", hugeFile, got, 4<<20)
-	}
 
 	// A nil pointer leaves a value alone.
 	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: ptr(uint64(256))}}); err != nil {
@@ -216,6 +207,92 @@ func TestSetWritesLimits(t *testing.T) {
 	}
 	if got := readFile(t, m.Path("memory"), "memory.limit_in_bytes"); got != strconv.Itoa(64<<20) {
 		t.Errorf("memory.limit_in_bytes changed to %q by a Set without memory", got)
+	}
+}
+
+// unifiedHugetlb skips a test unless hugetlb limits go to the cgroup2
+// hierarchy of this hybrid host (no v1 hugetlb hierarchy) and that
+// hierarchy offers the controller. It returns the hierarchy.
+func unifiedHugetlb(t *testing.T) *hierarchy {
+	t.Helper()
+	tbl, _ := cgroupMounts()
+	if m := newManager(t, "/x"); m.Path("hugetlb") != "" {
+		t.Skip("hugetlb is a v1 hierarchy here: no cgroup2 controller to enable")
+	}
+	if tbl.unified == nil {
+		t.Skip("no cgroup2 hierarchy mounted")
+	}
+	avail, err := cgfile.Read(tbl.unified.mountpoint, "cgroup.controllers")
+	if err != nil || !cgfile.HasWord(avail, "hugetlb") {
+		t.Skipf("the cgroup2 hierarchy does not offer hugetlb (%q, %v)", avail, err)
+	}
+	return tbl.unified
+}
+
+// TestSetHugetlb sets a hugepage limit where the hugetlb controller is:
+// a v1 hierarchy, or the cgroup2 one of a hybrid host, whose root husk
+// must not change (the system's), so the test needs it to enable hugetlb
+// already.
+func TestSetHugetlb(t *testing.T) {
+	parent := testParent(t)
+	m := newManager(t, parent+"/c1")
+	hugeDir, hugeFile := m.Path("hugetlb"), "hugetlb.2MB.limit_in_bytes"
+	if hugeDir == "" {
+		u := unifiedHugetlb(t)
+		if cur, err := cgfile.Read(u.mountpoint, "cgroup.subtree_control"); err != nil || !cgfile.HasWord(cur, "hugetlb") {
+			t.Skipf("hugetlb limits on this hybrid host need hugetlb in %s/cgroup.subtree_control (%q, %v), which husk does not change", u.mountpoint, cur, err)
+		}
+		hugeDir, hugeFile = m.Path(""), "hugetlb.2MB.max"
+	}
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, hugeDir, hugeFile); got != strconv.Itoa(4<<20) {
+		t.Errorf("%s = %q, want %d", hugeFile, got, 4<<20)
+	}
+}
+
+// TestHugetlbNeverEnabledInExistingCgroup creates the test parent in the
+// cgroup2 hierarchy itself, so it exists before Apply and does not enable
+// hugetlb: Set must then fail naming the files to change (the root's too
+// when it lacks hugetlb), and write to neither.
+func TestHugetlbNeverEnabledInExistingCgroup(t *testing.T) {
+	parent := testParent(t)
+	u := unifiedHugetlb(t)
+	if err := os.Mkdir(u.dir(parent), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]string{}
+	for _, d := range []string{u.mountpoint, u.dir(parent)} {
+		before[d] = readFile(t, d, "cgroup.subtree_control")
+	}
+	var want []string
+	if !cgfile.HasWord(before[u.mountpoint], "hugetlb") {
+		want = append(want, u.mountpoint+"/cgroup.subtree_control")
+	}
+	want = append(want, u.dir(parent)+"/cgroup.subtree_control")
+
+	m := newManager(t, parent+"/a/c1")
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}}})
+	msg := "hugetlb limits need the hugetlb controller: enable it in " + strings.Join(want, ", then in ")
+	if err == nil || err.Error() != msg {
+		t.Errorf("Set hugetlb: err = %v, want %q", err, msg)
+	}
+	for d, b := range before {
+		if got := readFile(t, d, "cgroup.subtree_control"); got != b {
+			t.Errorf("%s/cgroup.subtree_control changed from %q to %q", d, b, got)
+		}
+	}
+	// The cgroup Apply created between the two was not touched either:
+	// enabling there alone could not help.
+	if got := readFile(t, u.dir(parent+"/a"), "cgroup.subtree_control"); got != "" {
+		t.Errorf("%s/cgroup.subtree_control = %q, want empty", u.dir(parent+"/a"), got)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/husk-runtime/husk/cgroups"
@@ -24,6 +25,13 @@ const UnifiedMountpoint = "/sys/fs/cgroup"
 type Manager struct {
 	root string // mountpoint of the hierarchy
 	dir  string // the container's directory
+	// systemRoot is set when root is the hierarchy of a pure cgroup v2
+	// host. There, as runc does, husk may enable controllers in existing
+	// ancestors (the root included): that is how containers get their
+	// controllers on such hosts. On the cgroup2 hierarchy of a hybrid
+	// host, which the system uses for its own purposes, husk only changes
+	// cgroups it created.
+	systemRoot bool
 }
 
 var _ cgroups.Manager = (*Manager)(nil)
@@ -39,16 +47,43 @@ func newManager(root, cgroupPath string) (*Manager, error) {
 	if !path.IsAbs(cgroupPath) || path.Clean(cgroupPath) != cgroupPath || cgroupPath == "/" {
 		return nil, fmt.Errorf("cgroup path %q: must be a clean absolute path below the root", cgroupPath)
 	}
-	return &Manager{root: root, dir: root + cgroupPath}, nil
+	return &Manager{root: root, dir: root + cgroupPath, systemRoot: root == UnifiedMountpoint && isV2Host()}, nil
+}
+
+var (
+	v2HostOnce sync.Once
+	v2Host     bool
+)
+
+// isV2Host reports whether UnifiedMountpoint is a cgroup2 mount, that is
+// whether this is a pure cgroup v2 host.
+func isV2Host() bool {
+	v2HostOnce.Do(func() {
+		var st unix.Statfs_t
+		v2Host = unix.Statfs(UnifiedMountpoint, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+	})
+	return v2Host
 }
 
 // Apply creates the cgroup, makes the parent's controllers available in
 // it, and moves pid into it (pid -1: only create).
 func (m *Manager) Apply(pid int) error {
-	if _, err := cgfile.Mkdir(m.root, m.dir); err != nil {
+	created, err := cgfile.Mkdir(m.root, m.dir)
+	if err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
-	if err := m.enableControllers(); err != nil {
+	if !m.systemRoot {
+		// Only the ancestors created just now are husk's; each enables
+		// what its parent gave it, top-down.
+		for _, d := range created {
+			if d == m.dir {
+				break
+			}
+			if err := enableMissing(d); err != nil {
+				return err
+			}
+		}
+	} else if err := m.enableControllers(); err != nil {
 		return err
 	}
 	if pid == -1 {
@@ -60,9 +95,9 @@ func (m *Manager) Apply(pid int) error {
 	return nil
 }
 
-// enableControllers enables, in the subtree_control of every ancestor of
-// the container's cgroup, each controller the ancestor has and has not yet
-// enabled, top-down (a controller can only be enabled where the parent
+// enableControllers enables, on a pure v2 host, in the subtree_control of
+// every ancestor of the container's cgroup, each controller the ancestor
+// has and has not yet enabled, top-down (a controller can only be enabled where the parent
 // enabled it). The common case, a parent that already enables every
 // controller of the root, costs two reads. Enabling is best effort at each level: an
 // existing cgroup that has processes of its own refuses domain
@@ -89,16 +124,8 @@ func (m *Manager) enableControllers() error {
 		return nil
 	}
 	for d := m.root; ; {
-		missing, err := missingControllers(d)
-		if err != nil {
+		if err := enableMissing(d); err != nil {
 			return err
-		}
-		if len(missing) > 0 {
-			if err := cgfile.Write(d, "cgroup.subtree_control", "+"+strings.Join(missing, " +")); err != nil {
-				for _, c := range missing {
-					_ = cgfile.Write(d, "cgroup.subtree_control", "+"+c)
-				}
-			}
 		}
 		if d == parent {
 			return nil
@@ -110,6 +137,24 @@ func (m *Manager) enableControllers() error {
 			d = parent[:len(d)+1+next]
 		}
 	}
+}
+
+// enableMissing enables in dir's subtree_control the controllers dir has
+// and does not enable yet. It is best effort: when the write of all of
+// them is refused (an existing cgroup with processes refuses domain
+// controllers), each is tried alone, and what still fails is reported by
+// Set when a limit needs it.
+func enableMissing(dir string) error {
+	missing, err := missingControllers(dir)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	if err := cgfile.Write(dir, "cgroup.subtree_control", "+"+strings.Join(missing, " +")); err != nil {
+		for _, c := range missing {
+			_ = cgfile.Write(dir, "cgroup.subtree_control", "+"+c)
+		}
+	}
+	return nil
 }
 
 // missingControllers lists the controllers dir has but does not enable

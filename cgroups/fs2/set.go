@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/husk-runtime/husk/cgroups/devices"
 	"github.com/husk-runtime/husk/cgroups/internal/cgfile"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -14,6 +15,8 @@ import (
 // Set writes the limits of r, converting the runtime-spec's v1-shaped
 // values to their v2 files as runc does. Only what r sets is written (a
 // nil pointer leaves the value alone), so Set also serves "husk update".
+// Device rules become an eBPF program attached to the cgroup (package
+// devices).
 // Settings v2 has no file for (memory swappiness, the OOM-killer switch,
 // use_hierarchy, blkio leaf weights, net_cls/net_prio) are ignored, as in
 // runc.
@@ -21,8 +24,11 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	if err := checkDevices(r.Devices); err != nil {
-		return err
+	// Devices first: a rule error then leaves every limit unchanged.
+	if len(r.Devices) > 0 {
+		if err := devices.SetFilter(m.dir, r.Devices); err != nil {
+			return fmt.Errorf("set device rules: %w", err)
+		}
 	}
 	if r.Memory != nil {
 		if err := m.setMemory(r.Memory); err != nil {
@@ -77,13 +83,27 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 }
 
 // write writes a control file; when it does not exist, the error says
-// which controller is missing from the cgroup.
+// which controller is missing from the cgroup and where to enable it.
 func (m *Manager) write(ctrl, file, value string) error {
 	err := cgfile.Write(m.dir, file, value)
 	if errors.Is(err, unix.ENOENT) && ctrl != "cgroup" {
-		return fmt.Errorf("%w (is the %s controller enabled for %s?)", err, ctrl, m.dir)
+		return m.missingController(ctrl, err)
 	}
 	return err
+}
+
+// missingController explains err, the failed access to a control file of
+// controller ctrl: the hierarchy does not offer the controller, or the
+// ancestors that do not enable it (husk enables controllers only in
+// cgroups it created, and in existing ones on a pure v2 host).
+func (m *Manager) missingController(ctrl string, err error) error {
+	if avail, rerr := cgfile.Read(m.root, "cgroup.controllers"); rerr == nil && !cgfile.HasWord(avail, ctrl) {
+		return fmt.Errorf("%w (the %s controller is not available in %s)", err, ctrl, m.root)
+	}
+	if lacking, lerr := cgfile.LackingController(m.root, m.dir, ctrl); lerr == nil && len(lacking) > 0 {
+		return fmt.Errorf("%w: %w", cgfile.ControllerError(ctrl, lacking), err)
+	}
+	return fmt.Errorf("%w (is the %s controller enabled for %s?)", err, ctrl, m.dir)
 }
 
 // maxOr formats a v2 limit: negative means "max".
@@ -209,7 +229,10 @@ func (m *Manager) setCPU(cpu *specs.LinuxCPU) error {
 		if cpu.Quota == nil || *cpu.Quota == 0 || cpu.Period == nil || *cpu.Period == 0 {
 			s, err := cgfile.Read(m.dir, "cpu.max")
 			if err != nil {
-				return fmt.Errorf("%w (is the cpu controller enabled for %s?)", err, m.dir)
+				if errors.Is(err, unix.ENOENT) {
+					return m.missingController("cpu", err)
+				}
+				return err
 			}
 			cur = s
 		}
@@ -326,33 +349,4 @@ func (m *Manager) setIO(b *specs.LinuxBlockIO) error {
 		}
 	}
 	return nil
-}
-
-// checkDevices refuses device rules that need enforcement: on cgroup v2
-// that takes an eBPF program attached to the cgroup, which this driver
-// does not load yet. Rules that amount to "allow everything" (none, or
-// ending in an allow-all with nothing after it) need no program and pass.
-func checkDevices(rules []specs.LinuxDeviceCgroup) error {
-	if !allowsAll(rules) {
-		return errors.New("set device rules: restricting devices on cgroup v2 needs an eBPF device program, which husk does not support yet")
-	}
-	return nil
-}
-
-// allowsAll reports whether the rules, applied in order to the v2 default
-// of "everything allowed", leave every device allowed.
-func allowsAll(rules []specs.LinuxDeviceCgroup) bool {
-	allow, exceptions := true, false
-	for _, r := range rules {
-		wildcard := (r.Type == "" || r.Type == "a") &&
-			(r.Major == nil || *r.Major == -1) && (r.Minor == nil || *r.Minor == -1)
-		full := r.Access == "" || (strings.Contains(r.Access, "r") && strings.Contains(r.Access, "w") && strings.Contains(r.Access, "m"))
-		switch {
-		case wildcard && full:
-			allow, exceptions = r.Allow, false
-		case r.Allow != allow:
-			exceptions = true
-		}
-	}
-	return allow && !exceptions
 }

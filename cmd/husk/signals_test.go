@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseSignalAcceptsNamesNumbersAndRealTime(t *testing.T) {
+	for in, want := range map[string]unix.Signal{
+		"9":          unix.SIGKILL,
+		"15":         unix.SIGTERM,
+		"KILL":       unix.SIGKILL,
+		"SIGKILL":    unix.SIGKILL,
+		"kill":       unix.SIGKILL,
+		"sigterm":    unix.SIGTERM,
+		"SigHup":     unix.SIGHUP,
+		"USR1":       unix.SIGUSR1,
+		"SIGWINCH":   unix.SIGWINCH,
+		"RTMIN":      34,
+		"RTMIN+3":    37,
+		"SIGRTMIN+3": 37,
+		"rtmax":      64,
+		"RTMAX-1":    63,
+		"64":         64,
+	} {
+		got, err := parseSignal(in)
+		if err != nil {
+			t.Errorf("parseSignal(%q): %v", in, err)
+			continue
+		}
+		if got != want {
+			t.Errorf("parseSignal(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestParseSignalRejectsUnknownAndOutOfRange(t *testing.T) {
+	for _, in := range []string{"", "FOO", "SIG", "0", "-1", "65", "RTMIN+31", "RTMAX+1", "RTMIN-1", "RTMAX-31", "RTMIN+x", "KILL9"} {
+		_, err := parseSignal(in)
+		if err == nil {
+			t.Errorf("parseSignal(%q) succeeded, want an error", in)
+			continue
+		}
+		if in != "" && !strings.Contains(err.Error(), strings.TrimPrefix(in, "-")) {
+			t.Errorf("parseSignal(%q) error %q does not name the input", in, err)
+		}
+	}
+}
+
+func TestSignalTableMatchesKernelNames(t *testing.T) {
+	for name, sig := range signalTable {
+		// unix.SignalName knows one canonical name per number; aliases
+		// (CLD, IOT, POLL) must map to the same number as it.
+		if n := unix.SignalNum("SIG" + name); n != 0 && n != sig {
+			t.Errorf("signalTable[%q] = %d, x/sys/unix says %d", name, sig, n)
+		}
+	}
+	for i := unix.Signal(1); i < 32; i++ {
+		name := unix.SignalName(i)
+		if name == "" {
+			continue
+		}
+		if got, ok := signalTable[strings.TrimPrefix(name, "SIG")]; !ok || got != i {
+			t.Errorf("signal %d (%s) missing from signalTable", i, name)
+		}
+	}
+}
