@@ -476,6 +476,7 @@ func (c *Container) pidfd() (int, error) {
 // waiting on exec.fifo, then runs the poststart hooks (whose failures are
 // only warnings, as the runtime-spec says).
 func (c *Container) Start() error {
+	defer c.trace.Begin("start")()
 	l, err := c.lock()
 	if err != nil {
 		return err
@@ -637,6 +638,7 @@ func (c *Container) Processes() ([]int, error) {
 // or paused container is refused unless force is set, in which case it is
 // killed first.
 func (c *Container) Delete(force bool) error {
+	defer c.trace.Begin("delete")()
 	l, err := c.lock()
 	if err != nil {
 		return err
@@ -733,6 +735,7 @@ func (c *Container) Wait() (int, error) {
 	if !c.parentOf {
 		return -1, errors.New("wait: only the process that created the container can wait for it")
 	}
+	defer c.trace.Begin("wait")()
 	ws, err := reap(c.state.Pid)
 	if err != nil {
 		return -1, fmt.Errorf("wait for container process %d: %w", c.state.Pid, err)

@@ -217,7 +217,7 @@ func (i insn) src() uint8 {
 //	    if no access of the class is requested: skip the class
 //	    for each rule naming them, last to first:
 //	        if type, major or minor differ: try the next rule
-//	        deny: return 0    allow: go to the next class
+//	        deny: return 0    allow: go to the next class (return 1 in the last)
 //	return 1
 func compile(rules []rule) ([]insn, error) {
 	prog := []insn{
@@ -228,9 +228,15 @@ func compile(rules []rule) ([]insn, error) {
 		newInsn(opLoadWord, rMajor, r1, ctxMajor, 0),
 		newInsn(opLoadWord, rMinor, r1, ctxMinor, 0),
 	}
-	for _, c := range accessClasses(rules) {
+	classes := accessClasses(rules)
+	for ci, c := range classes {
+		// In the last class an allow returns at once; in the others it
+		// goes on to the next class.
+		last := ci == len(classes)-1
 		// Jumps to the end of the class, patched when it is known.
 		var toEnd []int
+		// terminal is set when the class ends with a rule for every device.
+		terminal := false
 		if c.mask != unix.BPF_DEVCG_ACC_MKNOD|unix.BPF_DEVCG_ACC_READ|unix.BPF_DEVCG_ACC_WRITE {
 			prog = append(prog,
 				newInsn(opMovReg, r0, rAccess, 0, 0),
@@ -250,29 +256,39 @@ func compile(rules []rule) ([]insn, error) {
 			if r.minor != -1 {
 				checks = append(checks, newInsn(opJneImm, rMinor, 0, 0, int32(r.minor)))
 			}
-			verdict := 1
-			if !r.allow {
-				verdict = 2
+			verdict := 2
+			if r.allow && !last {
+				verdict = 1
 			}
 			// A failed check skips the remaining checks and the verdict.
 			for k := range checks {
 				checks[k].off = int16(len(checks) - k - 1 + verdict)
 			}
 			prog = append(prog, checks...)
-			if r.allow {
+			switch {
+			case r.allow && !last:
 				toEnd = append(toEnd, len(prog))
 				prog = append(prog, newInsn(opJa, 0, 0, 0, 0))
-			} else {
+			case r.allow:
+				prog = append(prog, newInsn(opMovImm, r0, 0, 0, 1), newInsn(opExit, 0, 0, 0, 0))
+			default:
 				prog = append(prog, newInsn(opMovImm, r0, 0, 0, 0), newInsn(opExit, 0, 0, 0, 0))
 			}
 			if len(checks) == 0 {
 				// A rule for every device decides; earlier rules are
 				// never reached.
+				terminal = true
 				break
 			}
 		}
 		if len(prog) > math.MaxInt16 {
 			return nil, errors.New("compile device rules: too many rules for one program")
+		}
+		if len(toEnd) == 0 && terminal {
+			// The class ended in a verdict for every device and nothing
+			// jumps past it: what follows is unreachable, which the
+			// verifier refuses.
+			return prog, nil
 		}
 		for _, j := range toEnd {
 			prog[j].off = int16(len(prog) - j - 1)

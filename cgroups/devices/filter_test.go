@@ -57,6 +57,40 @@ func run(t *testing.T, prog []insn, typ, major, minor, access uint32) bool {
 	return false
 }
 
+// checkStatic checks what the kernel's verifier checks before running
+// anything: every jump lands inside the program, every instruction is
+// reachable, and no path runs off the end.
+func checkStatic(t *testing.T, prog []insn) {
+	t.Helper()
+	seen := make([]bool, len(prog))
+	var walk func(pc int)
+	walk = func(pc int) {
+		for ; ; pc++ {
+			if pc < 0 || pc >= len(prog) {
+				t.Fatalf("a path leaves the program at %d (%d instructions)", pc, len(prog))
+			}
+			if seen[pc] {
+				return
+			}
+			seen[pc] = true
+			switch prog[pc].code {
+			case opExit:
+				return
+			case opJa:
+				pc += int(prog[pc].off)
+			case opJeqImm, opJneImm:
+				walk(pc + 1 + int(prog[pc].off))
+			}
+		}
+	}
+	walk(0)
+	for pc, ok := range seen {
+		if !ok {
+			t.Fatalf("instruction %d of %d is unreachable", pc, len(prog))
+		}
+	}
+}
+
 // evaluate is the reference semantics (see the comment in filter.go).
 func evaluate(rules []rule, typ, major, minor uint32, access int32) bool {
 	for _, bit := range accessBits {
@@ -108,6 +142,7 @@ func TestCompiledProgramMatchesRuleSemantics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkStatic(t, prog)
 		everything := true
 		for _, typ := range []uint32{unix.BPF_DEVCG_DEV_BLOCK, unix.BPF_DEVCG_DEV_CHAR} {
 			for _, major := range []uint32{1, 5, 7} {

@@ -98,32 +98,6 @@ func TestSwapToV2(t *testing.T) {
 	}
 }
 
-func TestAllowsAll(t *testing.T) {
-	allowAll := specs.LinuxDeviceCgroup{Allow: true, Access: "rwm"}
-	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
-	null := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(int64(1)), Minor: ptr(int64(3)), Access: "rwm"}
-	denyNull := null
-	denyNull.Allow = false
-	for _, c := range []struct {
-		name  string
-		rules []specs.LinuxDeviceCgroup
-		want  bool
-	}{
-		{"none", nil, true},
-		{"allow all", []specs.LinuxDeviceCgroup{allowAll}, true},
-		{"deny all", []specs.LinuxDeviceCgroup{denyAll}, false},
-		{"deny all then allowlist", []specs.LinuxDeviceCgroup{denyAll, null}, false},
-		{"deny all then allow all", []specs.LinuxDeviceCgroup{denyAll, null, allowAll}, true},
-		{"allow on top of allow all", []specs.LinuxDeviceCgroup{null}, true},
-		{"one deny", []specs.LinuxDeviceCgroup{denyNull}, false},
-		{"partial wildcard deny", []specs.LinuxDeviceCgroup{{Allow: false, Access: "m"}}, false},
-	} {
-		if got := allowsAll(c.rules); got != c.want {
-			t.Errorf("%s: allowsAll = %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
 func TestNewManagerRejectsBadPaths(t *testing.T) {
 	for _, p := range []string{"", "x", "/", "/a/./b"} {
 		if _, err := NewManager(p); err == nil {
@@ -263,17 +237,32 @@ func TestApplyPidsFreezeDestroy(t *testing.T) {
 	}
 }
 
-func TestSetHugetlbAndUnified(t *testing.T) {
+// hugetlbRoot returns the cgroup2 root for the hugetlb tests, skipping
+// unless it offers hugetlb.
+func hugetlbRoot(t *testing.T) string {
+	t.Helper()
 	root := cgroup2Root(t)
 	avail, err := cgfile.Read(root, "cgroup.controllers")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !cgfile.HasWord(avail, "hugetlb") {
-		t.Skip("the cgroup2 hierarchy does not offer hugetlb")
+		t.Skipf("the cgroup2 hierarchy at %s does not offer hugetlb", root)
 	}
+	return root
+}
+
+func TestSetHugetlbAndUnified(t *testing.T) {
+	root := hugetlbRoot(t)
 	parent := testParent(t, root)
 	m := mustManager(t, root, parent+"/c1")
+	if !m.systemRoot {
+		// husk changes only the cgroups it created on the cgroup2
+		// hierarchy of a hybrid host, never its root.
+		if cur, err := cgfile.Read(root, "cgroup.subtree_control"); err != nil || !cgfile.HasWord(cur, "hugetlb") {
+			t.Skipf("hugetlb limits on this hybrid host need hugetlb in %s/cgroup.subtree_control (%q, %v), which husk does not change", root, cur, err)
+		}
+	}
 	if err := m.Apply(-1); err != nil {
 		t.Fatal(err)
 	}
@@ -297,9 +286,69 @@ func TestSetHugetlbAndUnified(t *testing.T) {
 	if err := m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB/../x", Limit: 1}}}); err == nil {
 		t.Error("hugepage size 2MB/../x accepted")
 	}
-	err = m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}})
-	if err == nil || !strings.Contains(err.Error(), "eBPF") {
-		t.Errorf("deny-all device rule: err = %v, want the eBPF limitation", err)
+}
+
+// TestSetDevices applies device rules, which become an eBPF program (see
+// package devices for what it enforces).
+func TestSetDevices(t *testing.T) {
+	root := cgroup2Root(t)
+	parent := testParent(t, root)
+	m := mustManager(t, root, parent+"/c1")
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Set(&specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x"}},
+		Pids:    &specs.LinuxPids{Limit: ptr(int64(5))},
+	})
+	if err == nil || err.Error() != `set device rules: invalid device cgroup type "x"` {
+		t.Errorf("bad device rule: err = %v", err)
+	}
+}
+
+// TestNoWriteToExistingCgroupOnHybrid creates the test parent itself, so
+// it exists before Apply and enables nothing: on the cgroup2 hierarchy of
+// a hybrid host, Apply and Set must leave its subtree_control (and the
+// root's) alone, and Set must name the files to change.
+func TestNoWriteToExistingCgroupOnHybrid(t *testing.T) {
+	root := hugetlbRoot(t)
+	parent := testParent(t, root)
+	if mustManager(t, root, parent).systemRoot {
+		t.Skip("on a pure v2 host husk enables controllers in existing ancestors, as runc does")
+	}
+	if err := os.Mkdir(root+parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]string{}
+	for _, d := range []string{root, root + parent} {
+		s, err := cgfile.ReadTrim(d, "cgroup.subtree_control")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[d] = s
+	}
+	var want []string
+	if !cgfile.HasWord(before[root], "hugetlb") {
+		want = append(want, root+"/cgroup.subtree_control")
+	}
+	want = append(want, root+parent+"/cgroup.subtree_control", root+parent+"/a/cgroup.subtree_control")
+
+	m := mustManager(t, root, parent+"/a/c1")
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 8 << 20}}})
+	msg := "hugetlb limits need the hugetlb controller: enable it in " + strings.Join(want, ", then in ") + ": write "
+	if err == nil || !strings.HasPrefix(err.Error(), msg) || !errors.Is(err, unix.ENOENT) {
+		t.Errorf("Set hugetlb: err = %v, want it to start with %q", err, msg)
+	}
+	for d, b := range before {
+		if got, err := cgfile.ReadTrim(d, "cgroup.subtree_control"); err != nil || got != b {
+			t.Errorf("%s/cgroup.subtree_control changed from %q to %q (%v)", d, b, got, err)
+		}
 	}
 }
 

@@ -73,7 +73,7 @@ status (128+N when signal N killed it).`,
 			return err
 		}
 		if code != 0 {
-			os.Exit(code)
+			exit(code)
 		}
 		return nil
 	},

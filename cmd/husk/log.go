@@ -117,5 +117,5 @@ func fatal(err error) {
 	if !logOut.toStderr {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	os.Exit(1)
+	exit(1)
 }

@@ -69,6 +69,7 @@ func main() {
 		cli.StringFlag{Name: "criu", Value: "criu", Usage: "accepted for runc compatibility; husk does not checkpoint"},
 		cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:husk:434234\""},
 		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+		cli.StringFlag{Name: "trace", Usage: "write a JSON timeline of the command's phases (in husk and in the container's init) to `FILE`"},
 	}
 	app.Commands = []cli.Command{
 		createCommand,
@@ -97,6 +98,9 @@ func main() {
 		default:
 			fatal(fmt.Errorf("invalid value %q for --rootless: must be auto, true or false", r))
 		}
+		if path := ctx.GlobalString("trace"); path != "" {
+			startTrace(path)
+		}
 		root := ctx.GlobalString("root")
 		if root == "" {
 			fatal(errors.New("--root cannot be empty"))
@@ -115,6 +119,7 @@ func main() {
 	if err := app.Run(os.Args); err != nil {
 		fatal(err)
 	}
+	exit(0)
 }
 
 // versionCommand prints the same text as --version.

@@ -43,7 +43,7 @@ status (128+N when a signal N killed it) and deletes the container unless
 			return err
 		}
 		if code != 0 {
-			os.Exit(code)
+			exit(code)
 		}
 		return nil
 	},

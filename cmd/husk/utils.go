@@ -62,7 +62,11 @@ func getContainer(ctx *cli.Context) (*libcontainer.Container, error) {
 	if id == "" {
 		return nil, errEmptyID
 	}
-	return libcontainer.Load(stateRoot(ctx), id)
+	c, err := libcontainer.Load(stateRoot(ctx), id)
+	if err == nil {
+		c.SetTrace(tracer)
+	}
+	return c, err
 }
 
 // createContainer implements what `create` and `run` share: load the
@@ -77,6 +81,7 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 	if err != nil {
 		return nil, err
 	}
+	endParse := tracer.Begin("parse")
 	spec, err := specconv.LoadSpec(bundle)
 	if err != nil {
 		return nil, err
@@ -91,6 +96,7 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 	if err != nil {
 		return nil, err
 	}
+	endParse()
 	consoleSocket := ctx.String("console-socket")
 	if consoleSocket != "" {
 		if consoleSocket, err = filepath.Abs(consoleSocket); err != nil {
@@ -109,6 +115,7 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 		Stdout:        os.Stdout,
 		Stderr:        os.Stderr,
 		ConsoleSocket: consoleSocket,
+		Trace:         tracer,
 	}
 	// --preserve-fds N hands the caller's fds 3..3+N-1 to the container
 	// unchanged, at the same numbers.

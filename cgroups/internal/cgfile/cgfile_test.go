@@ -105,3 +105,63 @@ func TestMkdirAndRemove(t *testing.T) {
 		t.Errorf("Remove of a missing dir: %v", err)
 	}
 }
+
+// TestEnableControllerWritesOnlyOwnedCgroups runs on a fake hierarchy
+// (plain files): the controller is enabled top-down in the owned
+// ancestors that lack it, and an existing ancestor that lacks it is an
+// error naming its file, with nothing written anywhere.
+func TestEnableControllerWritesOnlyOwnedCgroups(t *testing.T) {
+	root := t.TempDir()
+	mk := func(dir, subtree string) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/cgroup.subtree_control", []byte(subtree), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(dir string) string {
+		t.Helper()
+		s, err := ReadTrim(dir, "cgroup.subtree_control")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	mk(root, "hugetlb")
+	mk(root+"/sys", "")
+	mk(root+"/sys/a", "")
+	mk(root+"/sys/a/b", "")
+	mk(root+"/sys/a/b/c", "")
+
+	err := EnableController(root, root+"/sys/a/b/c", "hugetlb", []string{root + "/sys/a", root + "/sys/a/b"})
+	want := "hugetlb limits need the hugetlb controller: enable it in " + root + "/sys/cgroup.subtree_control"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	for _, d := range []string{root + "/sys", root + "/sys/a", root + "/sys/a/b"} {
+		if got := read(d); got != "" {
+			t.Errorf("%s written after a refusal: %q", d, got)
+		}
+	}
+
+	if err := os.WriteFile(root+"/sys/cgroup.subtree_control", []byte("hugetlb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnableController(root, root+"/sys/a/b/c", "hugetlb", []string{root + "/sys/a", root + "/sys/a/b", root + "/sys/a/b/c"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{root + "/sys/a", root + "/sys/a/b"} {
+		if got := read(d); got != "+hugetlb" {
+			t.Errorf("%s/cgroup.subtree_control = %q, want +hugetlb", d, got)
+		}
+	}
+	if got := read(root + "/sys/a/b/c"); got != "" {
+		t.Errorf("the leaf's subtree_control was written: %q", got)
+	}
+	lacking, err := LackingController(root, root+"/x", "memory")
+	if err != nil || !slices.Equal(lacking, []string{root}) {
+		t.Errorf("LackingController below the root = %q, %v", lacking, err)
+	}
+}

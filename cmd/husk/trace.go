@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/husk-runtime/husk/libcontainer"
+)
+
+// tracer records the phases of this command when --trace is given; nil
+// (recording nothing) otherwise.
+var (
+	tracer    *libcontainer.Trace
+	tracePath string
+	endTotal  func()
+)
+
+func startTrace(path string) {
+	tracer = libcontainer.NewTrace()
+	tracePath = path
+	endTotal = tracer.Begin("total")
+}
+
+// exit ends the command with code, writing the trace first.
+func exit(code int) {
+	if tracer != nil {
+		endTotal()
+		if err := tracer.WriteFile(tracePath); err != nil {
+			fmt.Fprintf(os.Stderr, "husk: write trace %s: %v\n", tracePath, err)
+		}
+	}
+	os.Exit(code)
+}
