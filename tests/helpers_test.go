@@ -77,7 +77,29 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "make / rshared in the test mount namespace: %v\n", err)
 		os.Exit(2)
 	}
-	os.Exit(m.Run())
+	hadParent := defaultParentExists()
+	code := m.Run()
+	if !hadParent {
+		removeDefaultParent()
+	}
+	os.Exit(code)
+}
+
+// defaultParentExists reports whether husk's default cgroup parent /husk
+// exists in the memory hierarchy.
+func defaultParentExists() bool {
+	_, err := os.Stat("/sys/fs/cgroup/memory/husk")
+	return err == nil
+}
+
+// removeDefaultParent removes the /husk cgroup parent that the tests of
+// relative cgroup paths made husk create, in every hierarchy where it is
+// empty (rmdir fails on a cgroup with children or processes).
+func removeDefaultParent() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/husk")
+	for _, d := range dirs {
+		unix.Rmdir(d)
+	}
 }
 
 // reexecInMountNamespace replaces the test process with itself running

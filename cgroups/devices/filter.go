@@ -210,7 +210,7 @@ func (i insn) src() uint8 {
 
 // compile translates the rules into a device program. Accesses whose
 // deciding rules are the same (usually read and write, often all three)
-// share one pass over the rules:
+// share one pass over the rules, which are tried last to first:
 //
 //	r2 = access bits, r3 = type, r4 = major, r5 = minor
 //	for each class of accesses:
@@ -219,82 +219,123 @@ func (i insn) src() uint8 {
 //	        if type, major or minor differ: try the next rule
 //	        deny: return 0    allow: go to the next class (return 1 in the last)
 //	return 1
+//
+// Consecutive rules that test the same value share the test ("type is c"
+// once for all the character devices of a list, then "major is 1" once
+// for null, zero, full...): the kernel's verifier walks every path of the
+// program at each container start, and its time grows with the tests.
 func compile(rules []rule) ([]insn, error) {
-	prog := []insn{
+	a := &assembler{prog: []insn{
 		newInsn(opLoadWord, rAccess, r1, ctxAccessType, 0),
 		newInsn(opMovReg, rType, rAccess, 0, 0),
 		newInsn(opAnd32Imm, rType, 0, 0, 0xffff),
 		newInsn(opRsh32Imm, rAccess, 0, 0, 16),
 		newInsn(opLoadWord, rMajor, r1, ctxMajor, 0),
 		newInsn(opLoadWord, rMinor, r1, ctxMinor, 0),
-	}
+	}}
 	classes := accessClasses(rules)
 	for ci, c := range classes {
 		// In the last class an allow returns at once; in the others it
 		// goes on to the next class.
-		last := ci == len(classes)-1
-		// Jumps to the end of the class, patched when it is known.
-		var toEnd []int
-		// terminal is set when the class ends with a rule for every device.
-		terminal := false
+		a.last = ci == len(classes)-1
+		a.toEnd = a.toEnd[:0]
 		if c.mask != unix.BPF_DEVCG_ACC_MKNOD|unix.BPF_DEVCG_ACC_READ|unix.BPF_DEVCG_ACC_WRITE {
-			prog = append(prog,
-				newInsn(opMovReg, r0, rAccess, 0, 0),
-				newInsn(opAnd32Imm, r0, 0, 0, c.mask))
-			toEnd = append(toEnd, len(prog))
-			prog = append(prog, newInsn(opJeqImm, r0, 0, 0, 0))
+			a.emit(newInsn(opMovReg, r0, rAccess, 0, 0), newInsn(opAnd32Imm, r0, 0, 0, c.mask))
+			a.toEnd = append(a.toEnd, len(a.prog))
+			a.emit(newInsn(opJeqImm, r0, 0, 0, 0))
 		}
-		for i := len(c.rules) - 1; i >= 0; i-- {
-			r := c.rules[i]
-			var checks []insn
-			if r.typ != 0 {
-				checks = append(checks, newInsn(opJneImm, rType, 0, 0, r.typ))
-			}
-			if r.major != -1 {
-				checks = append(checks, newInsn(opJneImm, rMajor, 0, 0, int32(r.major)))
-			}
-			if r.minor != -1 {
-				checks = append(checks, newInsn(opJneImm, rMinor, 0, 0, int32(r.minor)))
-			}
-			verdict := 2
-			if r.allow && !last {
-				verdict = 1
-			}
-			// A failed check skips the remaining checks and the verdict.
-			for k := range checks {
-				checks[k].off = int16(len(checks) - k - 1 + verdict)
-			}
-			prog = append(prog, checks...)
-			switch {
-			case r.allow && !last:
-				toEnd = append(toEnd, len(prog))
-				prog = append(prog, newInsn(opJa, 0, 0, 0, 0))
-			case r.allow:
-				prog = append(prog, newInsn(opMovImm, r0, 0, 0, 1), newInsn(opExit, 0, 0, 0, 0))
-			default:
-				prog = append(prog, newInsn(opMovImm, r0, 0, 0, 0), newInsn(opExit, 0, 0, 0, 0))
-			}
-			if len(checks) == 0 {
-				// A rule for every device decides; earlier rules are
-				// never reached.
-				terminal = true
-				break
-			}
+		rev := make([]rule, len(c.rules))
+		for i, r := range c.rules {
+			rev[len(rev)-1-i] = r
 		}
-		if len(prog) > math.MaxInt16 {
+		terminal := a.rules(rev, 0)
+		if len(a.prog) > math.MaxInt16 {
 			return nil, errors.New("compile device rules: too many rules for one program")
 		}
-		if len(toEnd) == 0 && terminal {
-			// The class ended in a verdict for every device and nothing
+		if terminal && len(a.toEnd) == 0 {
+			// The class ends in a verdict for every device and nothing
 			// jumps past it: what follows is unreachable, which the
 			// verifier refuses.
-			return prog, nil
+			return a.prog, nil
 		}
-		for _, j := range toEnd {
-			prog[j].off = int16(len(prog) - j - 1)
+		for _, j := range a.toEnd {
+			a.patch(j)
 		}
 	}
-	return append(prog, newInsn(opMovImm, r0, 0, 0, 1), newInsn(opExit, 0, 0, 0, 0)), nil
+	a.emit(newInsn(opMovImm, r0, 0, 0, 1), newInsn(opExit, 0, 0, 0, 0))
+	return a.prog, nil
+}
+
+// assembler builds a program with forward jumps patched later.
+type assembler struct {
+	prog []insn
+	// toEnd are the jumps to the end of the current access class.
+	toEnd []int
+	// last is set while the last access class is emitted.
+	last bool
+}
+
+func (a *assembler) emit(i ...insn) { a.prog = append(a.prog, i...) }
+
+// patch makes the jump at j land on the next instruction emitted.
+func (a *assembler) patch(j int) { a.prog[j].off = int16(len(a.prog) - j - 1) }
+
+// fieldRegs are the registers of the fields rules test, by level.
+var fieldRegs = [...]uint8{rType, rMajor, rMinor}
+
+// field returns r's value for the field of level, and whether it is a
+// wildcard.
+func field(r rule, level int) (int32, bool) {
+	switch level {
+	case 0:
+		return r.typ, r.typ == 0
+	case 1:
+		return int32(r.major), r.major == -1
+	}
+	return int32(r.minor), r.minor == -1
+}
+
+// rules emits the tests from field level on, and the verdicts, of rs (in
+// the order they are tried). It reports whether every device reaching
+// this code gets a verdict, so that nothing after it runs.
+func (a *assembler) rules(rs []rule, level int) bool {
+	if level == len(fieldRegs) {
+		// Every field matched: rs[0] decides, the rules after it are
+		// shadowed.
+		switch {
+		case rs[0].allow && !a.last:
+			a.toEnd = append(a.toEnd, len(a.prog))
+			a.emit(newInsn(opJa, 0, 0, 0, 0))
+		case rs[0].allow:
+			a.emit(newInsn(opMovImm, r0, 0, 0, 1), newInsn(opExit, 0, 0, 0, 0))
+		default:
+			a.emit(newInsn(opMovImm, r0, 0, 0, 0), newInsn(opExit, 0, 0, 0, 0))
+		}
+		return true
+	}
+	for i := 0; i < len(rs); {
+		v, wild := field(rs[i], level)
+		j := i + 1
+		for j < len(rs) {
+			if w, wildJ := field(rs[j], level); wildJ != wild || w != v {
+				break
+			}
+			j++
+		}
+		if wild {
+			if a.rules(rs[i:j], level+1) {
+				return true
+			}
+		} else {
+			// A device with another value skips the whole group.
+			skip := len(a.prog)
+			a.emit(newInsn(opJneImm, fieldRegs[level], 0, 0, v))
+			a.rules(rs[i:j], level+1)
+			a.patch(skip)
+		}
+		i = j
+	}
+	return false
 }
 
 // accessClass is a set of access bits decided by the same rules.

@@ -49,6 +49,10 @@ func runChild(t testing.TB, rootfs, extra string, cloneflags uintptr, args ...st
 	if err != nil {
 		t.Fatalf("child of %s failed: %v\n%s", t.Name(), err, out)
 	}
+	// A child that matched no test or benchmark would pass silently.
+	if !strings.Contains(string(out), "--- PASS: "+t.Name()) && !strings.Contains(string(out), "PREPARE_NS_PER_OP") {
+		t.Fatalf("child of %s did not run it:\n%s", t.Name(), out)
+	}
 	return string(out)
 }
 

@@ -466,7 +466,6 @@ func BenchmarkPrepareDefaultMounts(b *testing.B) {
 		return
 	}
 	rootfs := makeRootfs(b)
-	b.StopTimer()
 	out := runChild(b, rootfs, strconv.Itoa(b.N), 0, "-test.run=^$", "-test.bench=^"+b.Name()+"$", "-test.benchtime=1x")
 	for _, line := range strings.Split(out, "\n") {
 		if v, ok := strings.CutPrefix(line, "PREPARE_NS_PER_OP "); ok {
