@@ -479,3 +479,23 @@ func BenchmarkPrepareDefaultMounts(b *testing.B) {
 	}
 	b.Fatalf("child reported no timing:\n%s", out)
 }
+
+// TestSharedRootPropagation: with "/" rshared, the rootfs's parent mount is
+// shared too, which pivot_root refuses unless Prepare makes it private.
+func TestSharedRootPropagation(t *testing.T) {
+	if inChild(t) {
+		// childSetup makes everything a slave of the host first, so the
+		// shared peer group below is the child's own.
+		childSetup(t)
+		cfg := defaultConfig(os.Getenv(rootfsEnv))
+		cfg.RootPropagation = unix.MS_SHARED | unix.MS_REC
+		if err := Prepare(cfg, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat("/bin/busybox"); err != nil {
+			t.Fatalf("not in the rootfs: %v", err)
+		}
+		return
+	}
+	runChild(t, makeRootfs(t), "", 0)
+}
