@@ -146,10 +146,13 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		}
 		return nil, fmt.Errorf("exec in container %s: %w", c.state.ID, err)
 	}
+	ready := false
 	for {
 		m, files, err := recvSync(ch.sock)
-		if err != nil {
-			return fail(err)
+		if err != nil || (m == nil && !ready) {
+			// The socket closed (or broke) before "ready": the process
+			// died during set-up, e.g. killed by a signal.
+			return fail(setupDied(ch, err))
 		}
 		if m == nil {
 			// execve closed the socket: the program runs.
@@ -170,12 +173,32 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 				f.Close()
 			}
 		case msgReady:
+			ready = true
 		case msgError:
 			return fail(errors.New(m.Msg))
 		default:
 			return fail(fmt.Errorf("unexpected message %q", m.Type))
 		}
 	}
+}
+
+// setupDied explains an exec'd process whose sync socket closed before it
+// was ready, by its wait status rather than by the socket error (a bare
+// "connection reset by peer" or EOF). It reaps the process.
+func setupDied(ch *child, sockErr error) error {
+	unix.Kill(ch.pid, unix.SIGKILL)
+	ws, err := reap(ch.pid)
+	ch.pid = 0
+	if err != nil {
+		if sockErr != nil {
+			return sockErr
+		}
+		return errors.New("the process exited during set-up")
+	}
+	if sockErr != nil {
+		return fmt.Errorf("the process exited during set-up (%v): %s", sockErr, describeWait(ws))
+	}
+	return fmt.Errorf("the process exited during set-up: %s", describeWait(ws))
 }
 
 // newManager is a seam for sub-cgroups.

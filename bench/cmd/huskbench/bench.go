@@ -109,7 +109,7 @@ func (b *bench) setup() error {
 		if err := os.Mkdir(r.root, 0o700); err != nil {
 			return fmt.Errorf("create state root: %w", err)
 		}
-		if r.errf, err = os.OpenFile(filepath.Join(b.work, "stderr-"+r.name), os.O_RDWR|os.O_CREATE|os.O_APPEND|os.O_CLOEXEC, 0o600); err != nil {
+		if r.errf, err = os.OpenFile(filepath.Join(b.work, "stderr-"+r.name), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
 			return fmt.Errorf("create stderr file: %w", err)
 		}
 	}
@@ -265,6 +265,31 @@ func openPidfd(pidFile string) (int, error) {
 		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
 	return fd, nil
+}
+
+// checkCgroup makes sure the runtime put the container where its config
+// says, /husk-bench-<random>/<id> in every v1 hierarchy, and not, say,
+// inside the benchmark's own cgroup.
+func (b *bench) checkCgroup(r *rt, id string) error {
+	pid, err := readPid(filepath.Join(b.work, "pids", id))
+	if err != nil {
+		return err
+	}
+	path := "/proc/" + strconv.Itoa(pid) + "/cgroup"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	want := b.cgParent + "/" + id
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		// hierarchy-ID:controllers:path; the unified line has no
+		// controllers and on a hybrid host runtimes differ about it.
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && f[1] != "" && f[2] != want {
+			return fmt.Errorf("%s put container %s in cgroup %s:%s, want %s", r.name, id, f[1], f[2], want)
+		}
+	}
+	return nil
 }
 
 // stopContainer kills a container's init, waits for it through its pidfd,

@@ -163,9 +163,10 @@ func outer(o *options) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envInner+"=1", envWork+"="+work, envCgParent+"="+cgParent)
 
-	// A Ctrl-C reaches the inner process too (same process group): it stops
-	// after the current operation and cleans up. Here the signal must only
-	// not kill us before our own cleanup; SIGTERM and SIGHUP are passed on.
+	// The inner process stops after the current operation and cleans up
+	// when it gets one of these signals (a Ctrl-C reaches it directly too,
+	// which is harmless); here they must not kill us before our own
+	// cleanup.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -177,9 +178,7 @@ func outer(o *options) error {
 		for {
 			select {
 			case s := <-sigs:
-				if s != syscall.SIGINT {
-					cmd.Process.Signal(s)
-				}
+				cmd.Process.Signal(s)
 			case <-done:
 				return
 			}

@@ -43,7 +43,9 @@ func (b *bench) measure(ops []opInfo, n, warmup int, f func(r *rt) ([]float64, e
 func (b *bench) runAll() error {
 	n, w := b.o.n, b.o.warmup
 	steps := []func() error{
-		func() error { return b.measure([]opInfo{{"run", "ms", "run /bin/true in the foreground"}}, n, w, b.opRun) },
+		func() error {
+			return b.measure([]opInfo{{"run", "ms", "run /bin/true in the foreground"}}, n, w, b.opRun)
+		},
 		func() error {
 			return b.measure([]opInfo{
 				{"cycle", "ms", "create, start, wait (pidfd), delete of /bin/true"},
@@ -61,7 +63,7 @@ func (b *bench) runAll() error {
 		func() error {
 			return b.measure([]opInfo{
 				{"rss", "MiB", "peak RSS of the runtime process during run (VmHWM at exit)"},
-				{"rss-rusage", "MiB", "wait4 ru_maxrss of run (the process and the children it reaped)"},
+				{"rss-wait4", "MiB", "wait4 ru_maxrss of run: includes the pre-exec image of the forking process and the reaped children"},
 			}, n, w, b.opRSS)
 		},
 	}
@@ -144,6 +146,9 @@ func (b *bench) execAndState() error {
 			return fmt.Errorf("exec: %w", err)
 		}
 		ids[r], pidfds[r] = id, pidfd
+		if err := b.checkCgroup(r, id); err != nil {
+			return err
+		}
 	}
 	n, w := b.o.n, b.o.warmup
 	err := b.measure([]opInfo{{"exec", "ms", "exec /bin/true into a running container"}}, n, w, func(r *rt) ([]float64, error) {
