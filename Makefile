@@ -15,7 +15,7 @@ GO_LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT
 # harness in ./tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/tests$$' -e '/tests/')
 
-.PHONY: all husk build demo test deps unit integration bats lint clean install
+.PHONY: all husk build demo test deps unit integration bats lint clean install bench
 
 all: husk
 
@@ -44,6 +44,11 @@ integration: husk
 
 bats: husk
 	HUSK=$(CURDIR)/husk bats bats/
+
+# husk against runc and crun, then the Go benchmarks; BENCH_FLAGS go to the
+# bench program, e.g. BENCH_FLAGS="-n 10".
+bench:
+	GO=$(GO) ./scripts/bench.sh $(BENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \

@@ -95,11 +95,14 @@ func main() {
 	} else {
 		err = outer(o)
 	}
+	if errors.Is(err, errInterrupted) {
+		if os.Getenv(envInner) == "1" {
+			fmt.Fprintln(os.Stderr, "huskbench:", err)
+		}
+		os.Exit(130)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "huskbench:", err)
-		if errors.Is(err, errInterrupted) {
-			os.Exit(130)
-		}
 		os.Exit(1)
 	}
 }
