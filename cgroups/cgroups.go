@@ -67,4 +67,12 @@ type JoinSpec struct {
 	// Cgroup2Dir is the cgroup v2 directory ("" when none): the unified
 	// hierarchy of a hybrid host, or the cgroup on a cgroup v2 host.
 	Cgroup2Dir string
+	// LateTasksFile is the v1 memory hierarchy's tasks file (not in
+	// TasksFiles). The container's process joins it with the thread that
+	// execs its program, just before execve. Cgroup v1 charges a page to
+	// the memory cgroup of the task that allocated it, so what husk's init
+	// allocates (the Go runtime, its heap) stays out of the container's
+	// limit and is freed by execve; a container limited to 512 KiB still
+	// starts. Until then the process is outside that one hierarchy.
+	LateTasksFile string
 }

@@ -196,7 +196,7 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 			if len(files) != 1 {
 				return errors.New("init sent a seccomp message without a listener fd")
 			}
-			err := c.sendSeccompFd(files[0])
+			err := c.sendSeccompFd(files[0], c.state.Pid)
 			files[0].Close()
 			if err != nil {
 				return err
@@ -212,10 +212,11 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 	}
 }
 
-// sendSeccompFd hands the seccomp notify fd to the agent listening at
-// linux.seccomp.listenerPath, with the container process state as the
-// message body, as the runtime-spec describes.
-func (c *Container) sendSeccompFd(f *os.File) error {
+// sendSeccompFd hands the seccomp notify fd of process pid (the init, or
+// an exec'd process) to the agent listening at linux.seccomp.listenerPath,
+// with the container process state as the message body, as the
+// runtime-spec describes.
+func (c *Container) sendSeccompFd(f *os.File, pid int) error {
 	sc := c.state.Config.Seccomp
 	if sc == nil || sc.ListenerPath == "" {
 		return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath")
@@ -223,7 +224,7 @@ func (c *Container) sendSeccompFd(f *os.File) error {
 	st := specs.ContainerProcessState{
 		Version:  c.state.Config.Version,
 		Fds:      []string{specs.SeccompFdName},
-		Pid:      c.state.Pid,
+		Pid:      pid,
 		Metadata: sc.ListenerMetadata,
 		State:    *c.ociState(Creating),
 	}

@@ -169,8 +169,13 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 			}
 			proc.console = tmp.console
 		case msgSeccomp:
-			for _, f := range files {
-				f.Close()
+			if len(files) != 1 {
+				return fail(errors.New("seccomp message without a listener fd"))
+			}
+			err := c.sendSeccompFd(files[0], proc.pid)
+			files[0].Close()
+			if err != nil {
+				return fail(err)
 			}
 		case msgReady:
 			ready = true
@@ -220,10 +225,19 @@ func execInit(sock int, pl *execPayload, extra int) error {
 	if err != nil {
 		return err
 	}
+	if err := joinLateCgroup(); err != nil {
+		return err
+	}
 	lateSeccomp := pl.Seccomp != nil && p.NoNewPrivileges && !seccompHasNotify(pl.Seccomp)
 	if pl.Seccomp != nil && !lateSeccomp {
-		if _, err := loadSeccomp(pl.Seccomp); err != nil {
+		notify, err := loadSeccomp(pl.Seccomp)
+		if err != nil {
 			return err
+		}
+		if notify >= 0 {
+			if err := sendNotifyFd(sock, notify); err != nil {
+				return err
+			}
 		}
 	}
 	if err := finalizeCredentials(p); err != nil {

@@ -53,6 +53,10 @@ func initMain(sock int) error {
 	if s := os.Getenv(envFifoFD); s != "" {
 		fifoFd, _ = strconv.Atoi(s)
 	}
+	if s := os.Getenv(envMemcgFD); s != "" {
+		lateMemcgFd, _ = strconv.Atoi(s)
+	}
+	lateCgroupNS = os.Getenv(envLateCgNS) != ""
 	tr := &initTracer{on: os.Getenv(envTrace) != ""}
 	tr.begin("go-init-start")()
 	os.Clearenv()
@@ -177,6 +181,12 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int, t
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
+		return err
+	}
+	// From here on husk allocates little: the process enters the
+	// container's memory cgroup (and cgroup namespace) while it still has
+	// the privilege to, before seccomp could forbid it.
+	if err := joinLateCgroup(); err != nil {
 		return err
 	}
 	notify := -1

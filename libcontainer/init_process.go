@@ -19,6 +19,40 @@ type initPayload struct {
 	Config *configs.Config `json:"config"`
 }
 
+// lateMemcgFd is the v1 memory cgroup's tasks file, opened by the parent,
+// or -1; lateCgroupNS says the cgroup namespace is to be created after it
+// is joined (see cgroups.JoinSpec.LateTasksFile).
+var (
+	lateMemcgFd  = -1
+	lateCgroupNS bool
+)
+
+// joinLateCgroup moves this thread, the one that will execve, into the
+// container's v1 memory cgroup, as late as possible: the pages allocated so
+// far (husk's init, the Go runtime) stay charged where they were and are
+// freed by execve, which also leaves this thread as the whole process.
+// Writing "0" moves only the caller, which the kernel does without its
+// global threadgroup lock. Then, if the container has its own cgroup
+// namespace, it is created now, rooted at the container's cgroup in every
+// hierarchy; it too belongs to this thread and survives execve.
+func joinLateCgroup() error {
+	if lateMemcgFd >= 0 {
+		_, err := unix.Write(lateMemcgFd, []byte("0"))
+		unix.Close(lateMemcgFd)
+		lateMemcgFd = -1
+		if err != nil {
+			return fmt.Errorf("join the memory cgroup: %w", err)
+		}
+	}
+	if lateCgroupNS {
+		lateCgroupNS = false
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
+	return nil
+}
+
 func seccompHasNotify(s *specs.LinuxSeccomp) bool {
 	if s.DefaultAction == specs.ActNotify {
 		return true

@@ -23,6 +23,8 @@ const (
 	envInitType   = "_HUSK_INITTYPE"
 	envExtraFiles = "_HUSK_EXTRAFILES"
 	envTrace      = "_HUSK_TRACE"
+	envMemcgFD    = "_HUSK_MEMCGFD"
+	envLateCgNS   = "_HUSK_LATE_CGROUPNS"
 )
 
 const (
@@ -191,7 +193,6 @@ func spawn(s *spawnSpec) (*child, error) {
 	env = append(env,
 		envInitType+"="+s.initType,
 		envExtraFiles+"="+strconv.Itoa(len(s.extraFiles)),
-		"_HUSK_CLONEFLAGS="+strconv.Itoa(s.cloneFlags),
 	)
 	if len(s.nsPaths) > 0 {
 		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
@@ -222,8 +223,27 @@ func spawn(s *spawnSpec) (*child, error) {
 		if j.Cgroup2Dir != "" {
 			env = append(env, "_HUSK_CGROUP2="+j.Cgroup2Dir)
 		}
+		if j.LateTasksFile != "" {
+			// Opened here: the path is out of the child's reach after
+			// pivot_root, and cgroup v1 checks the opener's credentials.
+			f, err := os.OpenFile(j.LateTasksFile, os.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				ch.close()
+				return nil, fmt.Errorf("open %s: %w", j.LateTasksFile, err)
+			}
+			defer f.Close()
+			addFile(envMemcgFD, f)
+			if s.cloneFlags&unix.CLONE_NEWCGROUP != 0 {
+				// The cgroup namespace must be rooted at the container's
+				// cgroup in every hierarchy, memory included: Init
+				// unshares it after the late join.
+				s.cloneFlags &^= unix.CLONE_NEWCGROUP
+				env = append(env, envLateCgNS+"=1")
+			}
+		}
 	}
 
+	env = append(env, "_HUSK_CLONEFLAGS="+strconv.Itoa(s.cloneFlags))
 	if s.trace != nil {
 		env = append(env, envTrace+"=1")
 	}

@@ -15,6 +15,10 @@ func (m *Manager) JoinSpec() cgroups.JoinSpec {
 			j.Cgroup2Dir = d.dir
 			continue
 		}
+		if d.dir == m.bySubsystem["memory"] {
+			j.LateTasksFile = filepath.Join(d.dir, "tasks")
+			continue
+		}
 		j.TasksFiles = append(j.TasksFiles, filepath.Join(d.dir, "tasks"))
 	}
 	return j

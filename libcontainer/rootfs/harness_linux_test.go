@@ -139,8 +139,8 @@ func defaultConfig(rootfs string) *configs.Config {
 	}
 }
 
-// mountTable is /proc/self/mountinfo as mount point -> (fstype, options).
-type mountEntry struct{ fstype, opts, superOpts string }
+// mountEntry is one line of /proc/self/mountinfo, keyed by mount point.
+type mountEntry struct{ root, fstype, opts, superOpts string }
 
 func readMounts(t testing.TB) map[string]mountEntry {
 	t.Helper()
@@ -155,7 +155,7 @@ func readMounts(t testing.TB) map[string]mountEntry {
 			t.Fatalf("bad mountinfo line %q", line)
 		}
 		f, g := strings.Fields(pre), strings.Fields(post)
-		mounts[f[4]] = mountEntry{fstype: g[0], opts: f[5], superOpts: g[2]}
+		mounts[f[4]] = mountEntry{root: f[3], fstype: g[0], opts: f[5], superOpts: g[2]}
 	}
 	return mounts
 }

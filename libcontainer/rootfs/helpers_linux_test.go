@@ -102,21 +102,6 @@ func TestSysctlPath(t *testing.T) {
 	}
 }
 
-func TestHierarchyOf(t *testing.T) {
-	paths := map[string]string{"cpu,cpuacct": "/a", "memory": "/b", "name=systemd": "/c", "cpuset": "/d"}
-	for opts, want := range map[string]string{
-		"rw,cpu,cpuacct":        "cpu,cpuacct",
-		"rw,memory":             "memory",
-		"rw,xattr,name=systemd": "name=systemd",
-		"rw,cpuset,noprefix":    "cpuset",
-		"rw,pids":               "",
-	} {
-		if got := hierarchyOf(opts, paths); got != want {
-			t.Errorf("hierarchyOf(%q) = %q, want %q", opts, got, want)
-		}
-	}
-}
-
 func TestWithMountLabel(t *testing.T) {
 	old := selinuxEnabled
 	t.Cleanup(func() { selinuxEnabled = old })

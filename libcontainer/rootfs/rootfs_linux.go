@@ -78,8 +78,9 @@ type setup struct {
 	cfg   *configs.Config
 	root  *root
 	label string // mount label, "" when none
-	// cgroups is read from /proc/self/{cgroup,mountinfo} on the first
-	// cgroup mount and reused.
+	// cgroups is read from /proc/self/mountinfo (and /proc/self/cgroup
+	// without a configured cgroup path) on the first cgroup mount and
+	// reused.
 	cgroups *cgroupInfo
 }
 

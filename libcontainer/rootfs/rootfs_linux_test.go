@@ -350,39 +350,6 @@ func TestMaskRefusesFakeDevNull(t *testing.T) {
 	runChild(t, rootfs, "", 0)
 }
 
-// TestCgroupNamespaceMounts mounts the v1 hierarchies as cgroup filesystems
-// when the container has its own cgroup namespace.
-func TestCgroupNamespaceMounts(t *testing.T) {
-	if inChild(t) {
-		childSetup(t)
-		cfg := defaultConfig(os.Getenv(rootfsEnv))
-		cfg.Namespaces = []configs.Namespace{{Type: configs.NEWCGROUP}}
-		if err := Prepare(cfg, nil); err != nil {
-			t.Fatal(err)
-		}
-		mounts := readMounts(t)
-		n := 0
-		for mp, m := range mounts {
-			if !strings.HasPrefix(mp, "/sys/fs/cgroup/") {
-				continue
-			}
-			n++
-			if !hasOpt(m.opts, "ro") {
-				t.Errorf("%s is not read-only: %s", mp, m.opts)
-			}
-		}
-		if n == 0 {
-			t.Fatalf("no cgroup hierarchies mounted: %v", mounts)
-		}
-		return
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type == unix.CGROUP2_SUPER_MAGIC {
-		t.Skip("needs a cgroup v1 host")
-	}
-	runChild(t, makeRootfs(t), "", syscall.CLONE_NEWCGROUP)
-}
-
 func TestNoPivotRoot(t *testing.T) {
 	if inChild(t) {
 		childSetup(t)
