@@ -1,20 +1,21 @@
 package main
 
 import (
-	"github.com/urfave/cli"
+	"context"
+	"github.com/urfave/cli/v3"
 )
 
 // Flags shared by create and run.
 var (
-	bundleFlag        = cli.StringFlag{Name: "bundle, b", Value: "", Usage: "path to the root of the bundle directory, defaults to the current directory"}
-	consoleSocketFlag = cli.StringFlag{Name: "console-socket", Value: "", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"}
-	pidFileFlag       = cli.StringFlag{Name: "pid-file", Value: "", Usage: "specify the file to write the process id to"}
-	noPivotFlag       = cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk"}
-	noNewKeyringFlag  = cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container.  This will cause the container to inherit the calling processes session key"}
-	preserveFdsFlag   = cli.UintFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"}
+	bundleFlag        = &cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the root of the bundle directory, defaults to the current directory"}
+	consoleSocketFlag = &cli.StringFlag{Name: "console-socket", Value: "", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"}
+	pidFileFlag       = &cli.StringFlag{Name: "pid-file", Value: "", Usage: "specify the file to write the process id to"}
+	noPivotFlag       = &cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk"}
+	noNewKeyringFlag  = &cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container.  This will cause the container to inherit the calling processes session key"}
+	preserveFdsFlag   = &cli.UintFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"}
 )
 
-var createCommand = cli.Command{
+var createCommand = &cli.Command{
 	Name:  "create",
 	Usage: "create a container",
 	ArgsUsage: `<container-id>
@@ -28,15 +29,15 @@ filesystem.
 
 The container's init process is left waiting for "husk start".`,
 	Flags: []cli.Flag{bundleFlag, consoleSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFdsFlag},
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, exactArgs); err != nil {
 			return err
 		}
-		c, err := createContainer(ctx, ctx.Args().First(), true)
+		c, err := createContainer(cmd, cmd.Args().First(), true)
 		if err != nil {
 			return err
 		}
-		if path := ctx.String("pid-file"); path != "" {
+		if path := cmd.String("pid-file"); path != "" {
 			st, err := c.State()
 			if err == nil {
 				err = writePidFile(path, st.Pid)

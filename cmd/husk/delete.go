@@ -1,16 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/libcontainer"
 )
 
-var deleteCommand = cli.Command{
+var deleteCommand = &cli.Command{
 	Name:  "delete",
 	Usage: "delete any resources held by the container often used with detached container",
 	ArgsUsage: `<container-id>
@@ -24,17 +25,17 @@ status of "ubuntu01" as "stopped" the following will delete resources held for
 
        # husk delete ubuntu01`,
 	Flags: []cli.Flag{
-		cli.BoolFlag{Name: "force, f", Usage: "Forcibly deletes the container if it is still running (uses SIGKILL)"},
+		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "Forcibly deletes the container if it is still running (uses SIGKILL)"},
 	},
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, exactArgs); err != nil {
 			return err
 		}
-		force := ctx.Bool("force")
-		c, err := getContainer(ctx)
+		force := cmd.Bool("force")
+		c, err := getContainer(cmd)
 		if err != nil {
 			if errors.Is(err, libcontainer.ErrNotExist) {
-				removeLeftoverDir(stateRoot(ctx), ctx.Args().First())
+				removeLeftoverDir(stateRoot(cmd), cmd.Args().First())
 				// Cleanup shims run `delete --force` after a failed create:
 				// a container that is already gone is success for them.
 				if force {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer"
@@ -20,7 +21,7 @@ import (
 	"github.com/husk-runtime/husk/specconv"
 )
 
-var execCommand = cli.Command{
+var execCommand = &cli.Command{
 	Name:  "exec",
 	Usage: "execute new process inside the container",
 	ArgsUsage: `<container-id> <command> [command options]  || -p process.json <container-id>
@@ -45,30 +46,30 @@ process, relays the terminal with --tty, and exits with the process's exit
 status (128+N when signal N killed it).`,
 	Flags: []cli.Flag{
 		consoleSocketFlag,
-		cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
-		cli.StringSliceFlag{Name: "env, e", Usage: "set environment variables"},
-		cli.BoolFlag{Name: "tty, t", Usage: "allocate a pseudo-TTY"},
-		cli.StringFlag{Name: "user, u", Usage: "UID (format: <uid>[:<gid>])"},
-		cli.StringSliceFlag{Name: "additional-gids, g", Usage: "additional gids"},
-		cli.StringFlag{Name: "process, p", Usage: "path to the process.json"},
-		cli.BoolFlag{Name: "detach, d", Usage: "detach from the container's process"},
+		&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
+		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to the process.json"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
 		pidFileFlag,
-		cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
-		cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
-		cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
-		cli.StringSliceFlag{Name: "cap, c", Usage: "add a capability to the bounding set for the process"},
+		&cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
+		&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
 		preserveFdsFlag,
-		cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
-		cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 	},
-	// Everything after the command belongs to it: `exec ID sh -c ...` must
-	// not read -c as --cap.
-	SkipArgReorder: true,
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, minArgs); err != nil {
+	// Flags end at the container id: everything after it is the command
+	// and its arguments, so `exec ID sh -c ...` does not read -c as --cap.
+	StopOnNthArg: new(1),
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, minArgs); err != nil {
 			return err
 		}
-		code, err := execProcess(ctx)
+		code, err := execProcess(cmd)
 		if err != nil {
 			return err
 		}
@@ -81,17 +82,17 @@ status (128+N when signal N killed it).`,
 
 // execProcess starts the process and, in the foreground, relays signals
 // and the terminal until it exits. It returns the process's exit code.
-func execProcess(ctx *cli.Context) (int, error) {
-	c, err := getContainer(ctx)
+func execProcess(cmd *cli.Command) (int, error) {
+	c, err := getContainer(cmd)
 	if err != nil {
 		return -1, err
 	}
-	p, err := execConfig(ctx, c.Config())
+	p, err := execConfig(cmd, c.Config())
 	if err != nil {
 		return -1, err
 	}
-	detach := ctx.Bool("detach")
-	consoleSocket := ctx.String("console-socket")
+	detach := cmd.Bool("detach")
+	consoleSocket := cmd.String("console-socket")
 	if consoleSocket != "" {
 		if consoleSocket, err = filepath.Abs(consoleSocket); err != nil {
 			return -1, fmt.Errorf("console socket path: %w", err)
@@ -108,14 +109,14 @@ func execProcess(ctx *cli.Context) (int, error) {
 		Stdout:        os.Stdout,
 		Stderr:        os.Stderr,
 		ConsoleSocket: consoleSocket,
-		IgnorePaused:  ctx.Bool("ignore-paused"),
+		IgnorePaused:  cmd.Bool("ignore-paused"),
 	}
-	if opts.SubCgroup, err = subCgroup(ctx.StringSlice("cgroup")); err != nil {
+	if opts.SubCgroup, err = subCgroup(cmd.StringSlice("cgroup")); err != nil {
 		return -1, err
 	}
 	// --preserve-fds N hands the caller's fds 3..3+N-1 to the process
 	// unchanged, at the same numbers.
-	for i := uint(0); i < ctx.Uint("preserve-fds"); i++ {
+	for i := uint(0); i < cmd.Uint("preserve-fds"); i++ {
 		fd := 3 + i
 		opts.ExtraFiles = append(opts.ExtraFiles, os.NewFile(uintptr(fd), fmt.Sprintf("preserved fd %d", fd)))
 	}
@@ -140,7 +141,7 @@ func execProcess(ctx *cli.Context) (int, error) {
 			return -1, err
 		}
 	}
-	if path := ctx.String("pid-file"); path != "" {
+	if path := cmd.String("pid-file"); path != "" {
 		if err := writePidFile(path, proc.Pid()); err != nil {
 			tty.restore()
 			_ = proc.Signal(unix.SIGKILL)
@@ -164,58 +165,58 @@ func execProcess(ctx *cli.Context) (int, error) {
 
 // execConfig builds the process to exec: the --process object, or the
 // container's own process changed by the flags, as runc's exec does.
-func execConfig(ctx *cli.Context, cfg *configs.Config) (*configs.Process, error) {
-	if path := ctx.String("process"); path != "" {
-		if ctx.NArg() > 1 {
+func execConfig(cmd *cli.Command, cfg *configs.Config) (*configs.Process, error) {
+	if path := cmd.String("process"); path != "" {
+		if cmd.NArg() > 1 {
 			return nil, errors.New("exec: give the command either in --process or on the command line, not both")
 		}
 		return processFromFile(path, cfg.Process)
 	}
-	if ctx.NArg() < 2 {
+	if cmd.NArg() < 2 {
 		return nil, errors.New("exec: no command given: pass it after the container id, or use --process")
 	}
 	if cfg.Process == nil {
 		return nil, errors.New("exec: the container's config has no process to start from")
 	}
 	p := copyProcess(cfg.Process)
-	p.Args = append([]string(nil), ctx.Args()[1:]...)
+	p.Args = append([]string(nil), cmd.Args().Slice()[1:]...)
 	// Size is the caller's business: the relay sets it from the caller's
 	// terminal, a console socket's owner through the pty master.
-	p.Terminal = ctx.Bool("tty")
+	p.Terminal = cmd.Bool("tty")
 	p.ConsoleSize = nil
-	if cwd := ctx.String("cwd"); cwd != "" {
+	if cwd := cmd.String("cwd"); cwd != "" {
 		if !filepath.IsAbs(cwd) {
 			return nil, fmt.Errorf("--cwd %q: must be an absolute path", cwd)
 		}
 		p.Cwd = cwd
 	}
-	env, err := mergeEnv(p.Env, ctx.StringSlice("env"))
+	env, err := mergeEnv(p.Env, cmd.StringSlice("env"))
 	if err != nil {
 		return nil, err
 	}
 	p.Env = env
-	if u := ctx.String("user"); u != "" {
+	if u := cmd.String("user"); u != "" {
 		if p.UID, p.GID, err = parseUser(u, p.GID); err != nil {
 			return nil, err
 		}
 	}
-	for _, g := range ctx.StringSlice("additional-gids") {
+	for _, g := range cmd.StringSlice("additional-gids") {
 		gid, err := strconv.ParseUint(g, 10, 32)
 		if err != nil {
 			return nil, fmt.Errorf("--additional-gids %q: not a gid (a number between 0 and %d)", g, uint32(1<<32-1))
 		}
 		p.AdditionalGids = append(p.AdditionalGids, uint32(gid))
 	}
-	if l := ctx.String("process-label"); l != "" {
+	if l := cmd.String("process-label"); l != "" {
 		p.SelinuxLabel = l
 	}
-	if a := ctx.String("apparmor"); a != "" {
+	if a := cmd.String("apparmor"); a != "" {
 		p.ApparmorProfile = a
 	}
-	if ctx.Bool("no-new-privs") {
+	if cmd.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
 	}
-	if err := addCaps(p, ctx.StringSlice("cap")); err != nil {
+	if err := addCaps(p, cmd.StringSlice("cap")); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"github.com/urfave/cli"
+	"context"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 )
 
-var killCommand = cli.Command{
+var killCommand = &cli.Command{
 	Name:  "kill",
 	Usage: "kill sends the specified signal (default: SIGTERM) to the container's init process",
 	ArgsUsage: `<container-id> [signal]
@@ -20,26 +21,26 @@ signal to the init process of the "ubuntu01" container:
 
        # husk kill ubuntu01 KILL`,
 	Flags: []cli.Flag{
-		cli.BoolFlag{Name: "all, a", Usage: "send the specified signal to all processes inside the container"},
+		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the specified signal to all processes inside the container"},
 	},
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, minArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, minArgs); err != nil {
 			return err
 		}
-		if err := checkArgs(ctx, 2, maxArgs); err != nil {
+		if err := checkArgs(cmd, 2, maxArgs); err != nil {
 			return err
 		}
 		sig := unix.SIGTERM
-		if raw := ctx.Args().Get(1); raw != "" {
+		if raw := cmd.Args().Get(1); raw != "" {
 			var err error
 			if sig, err = parseSignal(raw); err != nil {
 				return err
 			}
 		}
-		c, err := getContainer(ctx)
+		c, err := getContainer(cmd)
 		if err != nil {
 			return err
 		}
-		return c.Signal(sig, ctx.Bool("all"))
+		return c.Signal(sig, cmd.Bool("all"))
 	},
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,12 +9,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/libcontainer"
 )
 
-var listCommand = cli.Command{
+var listCommand = &cli.Command{
 	Name:  "list",
 	Usage: "lists containers started by husk with the given root",
 	ArgsUsage: `
@@ -29,23 +30,23 @@ EXAMPLE 2:
 To list containers created using a non-default value for "--root":
        # husk --root value list`,
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "format, f", Value: "table", Usage: `select one of: table or json (default: "table")`},
-		cli.BoolFlag{Name: "quiet, q", Usage: "display only container IDs"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json (default: "table")`},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
 	},
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 0, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 0, exactArgs); err != nil {
 			return err
 		}
-		format := ctx.String("format")
+		format := cmd.String("format")
 		if format != "table" && format != "json" {
 			return fmt.Errorf("invalid --format %q: must be table or json", format)
 		}
-		root := stateRoot(ctx)
+		root := stateRoot(cmd)
 		ids, err := libcontainer.List(root)
 		if err != nil {
 			return err
 		}
-		if ctx.Bool("quiet") {
+		if cmd.Bool("quiet") {
 			for _, id := range ids {
 				fmt.Println(id)
 			}

@@ -8,13 +8,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/libcontainer"
 	// nsenter's cgo constructor runs before the Go runtime when this binary
@@ -54,83 +56,122 @@ func main() {
 		libcontainer.Init()
 	}
 
-	app := cli.NewApp()
-	app.Name = "husk"
-	app.Usage = usage
-	app.Version = fmt.Sprintf("%s\ncommit: %s\nspec: %s", version, gitCommit, specs.Version)
-	cli.VersionPrinter = func(ctx *cli.Context) {
-		fmt.Printf("%s version %s\n", ctx.App.Name, ctx.App.Version)
+	cli.VersionPrinter = func(cmd *cli.Command) {
+		root := cmd.Root()
+		fmt.Printf("%s version %s\n", root.Name, root.Version)
 	}
-	app.Flags = []cli.Flag{
-		cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
-		cli.StringFlag{Name: "log", Usage: "set the log file to write husk logs to (default is '/dev/stderr')"},
-		cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
-		cli.StringFlag{Name: "root", Value: "/run/husk", Usage: "root directory for storage of container state (this should be located in tmpfs)"},
-		cli.StringFlag{Name: "criu", Value: "criu", Usage: "accepted for runc compatibility; husk does not checkpoint"},
-		cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:husk:434234\""},
-		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
-		cli.StringFlag{Name: "trace", Usage: "write a JSON timeline of the command's phases (in husk and in the container's init) to `FILE`"},
-	}
-	app.Commands = []cli.Command{
-		createCommand,
-		deleteCommand,
-		execCommand,
-		featuresCommand,
-		killCommand,
-		listCommand,
-		pauseCommand,
-		psCommand,
-		resumeCommand,
-		runCommand,
-		specCommand,
-		startCommand,
-		stateCommand,
-		versionCommand,
-	}
-	app.Before = func(ctx *cli.Context) error {
-		// Errors here are fatal at once: urfave/cli would print the whole
-		// help text after a Before error.
-		if err := setupLog(ctx.GlobalString("log"), ctx.GlobalString("log-format"), ctx.GlobalBool("debug")); err != nil {
-			fatal(err)
-		}
-		switch r := ctx.GlobalString("rootless"); r {
-		case "auto", "true", "false":
-		default:
-			fatal(fmt.Errorf("invalid value %q for --rootless: must be auto, true or false", r))
-		}
-		if path := ctx.GlobalString("trace"); path != "" {
-			startTrace(path)
-		}
-		root := ctx.GlobalString("root")
-		if root == "" {
-			fatal(errors.New("--root cannot be empty"))
-		}
-		abs, err := filepath.Abs(root)
-		if err != nil {
-			fatal(fmt.Errorf("--root %s: %w", root, err))
-		}
-		return ctx.GlobalSet("root", abs)
-	}
-	// Usage errors (unknown flags) are reported through the log like any
-	// other error.
-	app.OnUsageError = func(ctx *cli.Context, err error, isSubcommand bool) error {
-		return err
-	}
-	if err := app.Run(os.Args); err != nil {
+	cli.FlagStringer = listFlagOnce(cli.FlagStringer)
+	if err := newApp().Run(context.Background(), os.Args); err != nil {
 		fatal(err)
 	}
 	exit(0)
 }
 
+// newApp builds husk's command line: runc's global flags and subcommands.
+func newApp() *cli.Command {
+	app := &cli.Command{
+		Name:    "husk",
+		Usage:   usage,
+		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s", version, gitCommit, specs.Version),
+		// Local: global flags go before the subcommand, as with runc.
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "debug", Local: true, Usage: "enable debug logging"},
+			&cli.StringFlag{Name: "log", Local: true, Usage: "set the log file to write husk logs to (default is '/dev/stderr')"},
+			&cli.StringFlag{Name: "log-format", Local: true, Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
+			&cli.StringFlag{Name: "root", Local: true, Value: "/run/husk", Usage: "root directory for storage of container state (this should be located in tmpfs)"},
+			&cli.StringFlag{Name: "criu", Local: true, Value: "criu", Usage: "accepted for runc compatibility; husk does not checkpoint"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Local: true, Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:husk:434234\""},
+			&cli.StringFlag{Name: "rootless", Local: true, Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+			&cli.StringFlag{Name: "trace", Local: true, Usage: "write a JSON timeline of the command's phases (in husk and in the container's init) to `FILE`"},
+		},
+		Commands: []*cli.Command{
+			createCommand,
+			deleteCommand,
+			execCommand,
+			featuresCommand,
+			killCommand,
+			listCommand,
+			pauseCommand,
+			psCommand,
+			resumeCommand,
+			runCommand,
+			specCommand,
+			startCommand,
+			stateCommand,
+			versionCommand,
+		},
+		Before:       setupGlobal,
+		OnUsageError: usageError,
+	}
+	for _, c := range app.Commands {
+		// A subcommand takes no subcommands, so the argument "help" is a
+		// container id (`husk run help`), not a request for help; `husk
+		// help CMD` and `CMD --help` still show the command's help.
+		c.HideHelpCommand = true
+		c.OnUsageError = usageError
+		// Each --env/--cap/--additional-gids/--cgroup value is one item, as
+		// with runc: `-e A=1,2` sets A to "1,2".
+		c.DisableSliceFlagSeparator = true
+	}
+	return app
+}
+
+// setupGlobal applies the global flags before any subcommand runs. Its
+// errors are fatal at once, reported through the log they may configure.
+func setupGlobal(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	if err := setupLog(cmd.String("log"), cmd.String("log-format"), cmd.Bool("debug")); err != nil {
+		fatal(err)
+	}
+	switch r := cmd.String("rootless"); r {
+	case "auto", "true", "false":
+	default:
+		fatal(fmt.Errorf("invalid value %q for --rootless: must be auto, true or false", r))
+	}
+	if path := cmd.String("trace"); path != "" {
+		startTrace(path)
+	}
+	root := cmd.String("root")
+	if root == "" {
+		fatal(errors.New("--root cannot be empty"))
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		fatal(fmt.Errorf("--root %s: %w", root, err))
+	}
+	return ctx, cmd.Set("root", abs)
+}
+
+// listFlagOnce makes help list a repeatable flag's names once, as runc's
+// help does: urfave/cli v3 would write "--env string, -e string [ --env
+// string, -e string ]", which pushes every description of exec's help past
+// the width of a terminal.
+func listFlagOnce(stringify cli.FlagStringFunc) cli.FlagStringFunc {
+	return func(f cli.Flag) string {
+		s := stringify(f)
+		names, usage, ok := strings.Cut(s, "\t")
+		if !ok {
+			return s
+		}
+		names, _, _ = strings.Cut(names, " [ ")
+		return names + "\t" + usage
+	}
+}
+
+// usageError reports usage errors (unknown flags, bad flag values) through
+// the log like any other error, instead of urfave/cli's help text dump.
+func usageError(_ context.Context, _ *cli.Command, err error, _ bool) error {
+	return err
+}
+
 // versionCommand prints the same text as --version.
-var versionCommand = cli.Command{
+var versionCommand = &cli.Command{
 	Name:  "version",
 	Usage: "print the version",
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 0, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 0, exactArgs); err != nil {
 			return err
 		}
-		cli.VersionPrinter(ctx)
+		cli.VersionPrinter(cmd)
 		return nil
 	},
 }

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/urfave/cli"
+	"context"
+	"github.com/urfave/cli/v3"
 )
 
-var pauseCommand = cli.Command{
+var pauseCommand = &cli.Command{
 	Name:  "pause",
 	Usage: "pause suspends all processes inside the container",
 	ArgsUsage: `<container-id>
@@ -14,11 +15,11 @@ paused. `,
 	Description: `The pause command suspends all processes in the instance of the container.
 
 Use husk list to identify instances of containers and their current status.`,
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, exactArgs); err != nil {
 			return err
 		}
-		c, err := getContainer(ctx)
+		c, err := getContainer(cmd)
 		if err != nil {
 			return err
 		}

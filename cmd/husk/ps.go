@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,27 +10,28 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 )
 
-var psCommand = cli.Command{
+var psCommand = &cli.Command{
 	Name:      "ps",
 	Usage:     "ps displays the processes running inside a container",
 	ArgsUsage: `<container-id> [ps options]`,
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "format, f", Value: "table", Usage: `select one of: table or json (default: "table")`},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json (default: "table")`},
 	},
-	// Everything after the id belongs to ps(1), e.g. `husk ps ID -o pid,comm`.
-	SkipArgReorder: true,
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, minArgs); err != nil {
+	// Flags end at the container id: everything after it belongs to ps(1),
+	// e.g. `husk ps ID -o pid,comm`.
+	StopOnNthArg: new(1),
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, minArgs); err != nil {
 			return err
 		}
-		format := ctx.String("format")
+		format := cmd.String("format")
 		if format != "table" && format != "json" {
 			return fmt.Errorf("invalid --format %q: must be table or json", format)
 		}
-		c, err := getContainer(ctx)
+		c, err := getContainer(cmd)
 		if err != nil {
 			return err
 		}
@@ -43,7 +45,7 @@ var psCommand = cli.Command{
 			}
 			return json.NewEncoder(os.Stdout).Encode(pids)
 		}
-		psArgs := ctx.Args()[1:]
+		psArgs := cmd.Args().Slice()[1:]
 		if len(psArgs) == 0 {
 			psArgs = []string{"-ef"}
 		}

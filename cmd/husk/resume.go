@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/urfave/cli"
+	"context"
+	"github.com/urfave/cli/v3"
 )
 
-var resumeCommand = cli.Command{
+var resumeCommand = &cli.Command{
 	Name:  "resume",
 	Usage: "resumes all processes that have been previously paused",
 	ArgsUsage: `<container-id>
@@ -14,11 +15,11 @@ resumed.`,
 	Description: `The resume command resumes all processes in the instance of the container.
 
 Use husk list to identify instances of containers and their current status.`,
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, exactArgs); err != nil {
 			return err
 		}
-		c, err := getContainer(ctx)
+		c, err := getContainer(cmd)
 		if err != nil {
 			return err
 		}

@@ -1,16 +1,17 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/signal"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer"
 )
 
-var runCommand = cli.Command{
+var runCommand = &cli.Command{
 	Name:  "run",
 	Usage: "create and run a container",
 	ArgsUsage: `<container-id>
@@ -26,19 +27,19 @@ status (128+N when a signal N killed it) and deletes the container unless
 	Flags: []cli.Flag{
 		bundleFlag,
 		consoleSocketFlag,
-		cli.BoolFlag{Name: "detach, d", Usage: "detach from the container's process"},
-		cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 		pidFileFlag,
-		cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility; husk waits for the container's init as its parent"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility; husk waits for the container's init as its parent"},
 		noPivotFlag,
 		noNewKeyringFlag,
 		preserveFdsFlag,
 	},
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, exactArgs); err != nil {
 			return err
 		}
-		code, err := runContainer(ctx, ctx.Args().First())
+		code, err := runContainer(cmd, cmd.Args().First())
 		if err != nil {
 			return err
 		}
@@ -52,8 +53,8 @@ status (128+N when a signal N killed it) and deletes the container unless
 // runContainer creates and starts the container and, in the foreground,
 // relays signals and the terminal until its init exits. It returns the
 // container's exit code.
-func runContainer(ctx *cli.Context, id string) (int, error) {
-	detach := ctx.Bool("detach")
+func runContainer(cmd *cli.Command, id string) (int, error) {
+	detach := cmd.Bool("detach")
 	var sigc chan os.Signal
 	if !detach {
 		// Subscribed before the container exists, so a signal that arrives
@@ -62,7 +63,7 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 		sigc = make(chan os.Signal, 128)
 		signal.Notify(sigc)
 	}
-	c, err := createContainer(ctx, id, detach)
+	c, err := createContainer(cmd, id, detach)
 	if err != nil {
 		return -1, err
 	}
@@ -78,7 +79,7 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 		destroy(c)
 		return -1, err
 	}
-	if path := ctx.String("pid-file"); path != "" {
+	if path := cmd.String("pid-file"); path != "" {
 		st, err := c.State()
 		if err == nil {
 			err = writePidFile(path, st.Pid)
@@ -94,7 +95,7 @@ func runContainer(ctx *cli.Context, id string) (int, error) {
 		return 0, nil
 	}
 	code, werr := forwardUntilExit(c, sigc, tty)
-	if !ctx.Bool("keep") {
+	if !cmd.Bool("keep") {
 		if err := c.Delete(true); err != nil {
 			logErrorf("delete container %s: %v", id, err)
 		}

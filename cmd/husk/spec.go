@@ -1,20 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/specconv"
 )
 
 const specConfig = "config.json"
 
-var specCommand = cli.Command{
+var specCommand = &cli.Command{
 	Name:      "spec",
 	Usage:     "create a new specification file",
 	ArgsUsage: "",
@@ -38,22 +39,22 @@ EXAMPLE:
 The --rootless flag generates a spec for a container run by an unprivileged
 user: a user namespace mapping that user to root, and no cgroup limits.`,
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "bundle, b", Value: "", Usage: "path to the root of the bundle directory"},
-		cli.BoolFlag{Name: "rootless", Usage: "generate a configuration for a rootless container"},
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the root of the bundle directory"},
+		&cli.BoolFlag{Name: "rootless", Usage: "generate a configuration for a rootless container"},
 	},
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 0, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 0, exactArgs); err != nil {
 			return err
 		}
 		spec := specconv.Example()
-		if ctx.Bool("rootless") {
+		if cmd.Bool("rootless") {
 			specconv.ToRootless(spec)
 		}
 		data, err := json.MarshalIndent(spec, "", "\t")
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(ctx.String("bundle"), specConfig)
+		path := filepath.Join(cmd.String("bundle"), specConfig)
 		// O_EXCL: an existing config.json, or a symlink planted in its
 		// place, is never overwritten.
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)

@@ -1,15 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/libcontainer"
 )
 
-var startCommand = cli.Command{
+var startCommand = &cli.Command{
 	Name:  "start",
 	Usage: "executes the user defined process in a created container",
 	ArgsUsage: `<container-id>
@@ -17,11 +18,11 @@ var startCommand = cli.Command{
 Where "<container-id>" is your name for the instance of the container that you
 are starting.`,
 	Description: `The start command executes the user defined process in a created container.`,
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, exactArgs); err != nil {
 			return err
 		}
-		c, err := getContainer(ctx)
+		c, err := getContainer(cmd)
 		if err != nil {
 			return err
 		}

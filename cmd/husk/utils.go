@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,7 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer"
@@ -24,26 +25,28 @@ const (
 
 // checkArgs verifies the number of positional arguments of the current
 // command and prints its usage when they are wrong.
-func checkArgs(ctx *cli.Context, expected, kind int) error {
+func checkArgs(cmd *cli.Command, expected, kind int) error {
 	var err error
-	name := ctx.Command.Name
+	name := cmd.Name
 	switch kind {
 	case exactArgs:
-		if ctx.NArg() != expected {
+		if cmd.NArg() != expected {
 			err = fmt.Errorf("%s: %q requires exactly %d argument(s)", os.Args[0], name, expected)
 		}
 	case minArgs:
-		if ctx.NArg() < expected {
+		if cmd.NArg() < expected {
 			err = fmt.Errorf("%s: %q requires a minimum of %d argument(s)", os.Args[0], name, expected)
 		}
 	case maxArgs:
-		if ctx.NArg() > expected {
+		if cmd.NArg() > expected {
 			err = fmt.Errorf("%s: %q requires a maximum of %d argument(s)", os.Args[0], name, expected)
 		}
 	}
 	if err != nil {
 		fmt.Printf("Incorrect Usage.\n\n")
-		_ = cli.ShowCommandHelp(ctx, name)
+		// Every command is a child of the root; the context only matters
+		// to a CommandNotFound hook, which husk does not set.
+		_ = cli.ShowCommandHelp(context.Background(), cmd.Root(), name)
 	}
 	return err
 }
@@ -52,17 +55,17 @@ func checkArgs(ctx *cli.Context, expected, kind int) error {
 var errEmptyID = errors.New("container id cannot be empty")
 
 // stateRoot returns the --root directory (made absolute in main's Before).
-func stateRoot(ctx *cli.Context) string {
-	return ctx.GlobalString("root")
+func stateRoot(cmd *cli.Command) string {
+	return cmd.String("root")
 }
 
 // getContainer loads the container named by the first argument.
-func getContainer(ctx *cli.Context) (*libcontainer.Container, error) {
-	id := ctx.Args().First()
+func getContainer(cmd *cli.Command) (*libcontainer.Container, error) {
+	id := cmd.Args().First()
 	if id == "" {
 		return nil, errEmptyID
 	}
-	c, err := libcontainer.Load(stateRoot(ctx), id)
+	c, err := libcontainer.Load(stateRoot(cmd), id)
 	if err == nil {
 		c.SetTrace(tracer)
 	}
@@ -73,11 +76,11 @@ func getContainer(ctx *cli.Context) (*libcontainer.Container, error) {
 // bundle's config.json, convert it and create the container, leaving its
 // init blocked before execve. detach says whether husk exits after start,
 // in which case a terminal needs a console socket to hand the pty to.
-func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Container, error) {
+func createContainer(cmd *cli.Command, id string, detach bool) (*libcontainer.Container, error) {
 	if id == "" {
 		return nil, errEmptyID
 	}
-	bundle, err := bundleDir(ctx)
+	bundle, err := bundleDir(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -89,15 +92,15 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 	cfg, err := specconv.Convert(spec, specconv.Options{
 		ID:            id,
 		Bundle:        bundle,
-		NoPivotRoot:   ctx.Bool("no-pivot"),
-		NoNewKeyring:  ctx.Bool("no-new-keyring"),
-		SystemdCgroup: ctx.GlobalBool("systemd-cgroup"),
+		NoPivotRoot:   cmd.Bool("no-pivot"),
+		NoNewKeyring:  cmd.Bool("no-new-keyring"),
+		SystemdCgroup: cmd.Bool("systemd-cgroup"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	endParse()
-	consoleSocket := ctx.String("console-socket")
+	consoleSocket := cmd.String("console-socket")
 	if consoleSocket != "" {
 		if consoleSocket, err = filepath.Abs(consoleSocket); err != nil {
 			return nil, fmt.Errorf("console socket path: %w", err)
@@ -119,11 +122,11 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 	}
 	// --preserve-fds N hands the caller's fds 3..3+N-1 to the container
 	// unchanged, at the same numbers.
-	for i := uint(0); i < ctx.Uint("preserve-fds"); i++ {
+	for i := uint(0); i < cmd.Uint("preserve-fds"); i++ {
 		fd := 3 + i
 		opts.ExtraFiles = append(opts.ExtraFiles, os.NewFile(uintptr(fd), fmt.Sprintf("preserved fd %d", fd)))
 	}
-	root := stateRoot(ctx)
+	root := stateRoot(cmd)
 	// The state directory holds the container's pid, cgroup and exec fifo:
 	// only root may look into it.
 	if err := os.MkdirAll(root, 0o700); err != nil {
@@ -138,8 +141,8 @@ func createContainer(ctx *cli.Context, id string, detach bool) (*libcontainer.Co
 }
 
 // bundleDir returns the absolute --bundle directory ("." by default).
-func bundleDir(ctx *cli.Context) (string, error) {
-	bundle := ctx.String("bundle")
+func bundleDir(cmd *cli.Command) (string, error) {
+	bundle := cmd.String("bundle")
 	if bundle == "" {
 		bundle = "."
 	}
