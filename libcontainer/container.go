@@ -119,9 +119,15 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	defer fifo.Close()
 	endFifo()
 
+	endSeccomp := c.trace.Begin("seccomp-compile")
+	filter, err := compileSeccomp(cfg.Seccomp, root)
+	endSeccomp()
+	if err != nil {
+		return nil, err
+	}
 	s := &spawnSpec{
 		initType:   initStandard,
-		payload:    &initPayload{ID: id, Config: cfg},
+		payload:    &initPayload{ID: id, Config: cfg, Seccomp: filter},
 		stdio:      [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		extraFiles: opts.ExtraFiles,
 		fifo:       fifo,

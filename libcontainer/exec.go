@@ -9,7 +9,7 @@ import (
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/libcontainer/configs"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/husk-runtime/husk/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,9 +32,10 @@ type ExecOpts struct {
 
 // execPayload is what the parent sends an exec'd process.
 type execPayload struct {
-	ID      string              `json:"id"`
-	Process *configs.Process    `json:"process"`
-	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	ID      string           `json:"id"`
+	Process *configs.Process `json:"process"`
+	// Seccomp is the container's filter, compiled (see initPayload).
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
 // Process is a process started in an existing container by Exec.
@@ -103,9 +104,13 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		}
 	}
 	cfg := c.state.Config
+	filter, err := compileSeccomp(cfg.Seccomp, c.root)
+	if err != nil {
+		return nil, err
+	}
 	s := &spawnSpec{
 		initType:   initExec,
-		payload:    &execPayload{ID: c.state.ID, Process: p, Seccomp: cfg.Seccomp},
+		payload:    &execPayload{ID: c.state.ID, Process: p, Seccomp: filter},
 		stdio:      [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		extraFiles: opts.ExtraFiles,
 		cgroup:     c.mgr,
@@ -228,9 +233,9 @@ func execInit(sock int, pl *execPayload, extra int) error {
 	if err := joinLateCgroup(); err != nil {
 		return err
 	}
-	lateSeccomp := pl.Seccomp != nil && p.NoNewPrivileges && !seccompHasNotify(pl.Seccomp)
+	lateSeccomp := pl.Seccomp != nil && p.NoNewPrivileges && !pl.Seccomp.Notify
 	if pl.Seccomp != nil && !lateSeccomp {
-		notify, err := loadSeccomp(pl.Seccomp)
+		notify, err := installSeccomp(pl.Seccomp)
 		if err != nil {
 			return err
 		}
@@ -256,7 +261,7 @@ func execInit(sock int, pl *execPayload, extra int) error {
 		return err
 	}
 	if lateSeccomp {
-		if _, err := loadSeccomp(pl.Seccomp); err != nil {
+		if _, err := installSeccomp(pl.Seccomp); err != nil {
 			return err
 		}
 	}

@@ -68,7 +68,7 @@ func initMain(sock int) error {
 			return fmt.Errorf("decode config: %v", err)
 		}
 		payload.Close()
-		return standardInit(sock, ip.ID, ip.Config, fifoFd, extra, tr)
+		return standardInit(sock, &ip, fifoFd, extra, tr)
 	case initExec:
 		var p execPayload
 		if err := dec.Decode(&p); err != nil {
@@ -80,7 +80,8 @@ func initMain(sock int) error {
 	return fmt.Errorf("unknown init type %q", typ)
 }
 
-func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int, tr *initTracer) error {
+func standardInit(sock int, ip *initPayload, fifoFd, extra int, tr *initTracer) error {
+	id, cfg := ip.ID, ip.Config
 	p := cfg.Process
 	if cfg.NewNamespace(configs.NEWUSER) {
 		// nsexec made us non-dumpable, which makes our /proc/self files
@@ -190,13 +191,14 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int, t
 		return err
 	}
 	notify := -1
-	lateSeccomp := cfg.Seccomp != nil && p.NoNewPrivileges && !seccompHasNotify(cfg.Seccomp)
-	if cfg.Seccomp != nil && !lateSeccomp {
+	filter := ip.Seccomp
+	lateSeccomp := filter != nil && p.NoNewPrivileges && !filter.Notify
+	if filter != nil && !lateSeccomp {
 		// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN,
 		// which the user may be about to lose; and a notify listener fd
 		// must reach the parent before it leaves: load it now.
 		end := tr.begin("seccomp")
-		notify, err = loadSeccomp(cfg.Seccomp)
+		notify, err = installSeccomp(filter)
 		end()
 		if err != nil {
 			return err
@@ -251,7 +253,7 @@ func standardInit(sock int, id string, cfg *configs.Config, fifoFd, extra int, t
 	if lateSeccomp {
 		// With no_new_privs the filter can be loaded as late as possible,
 		// so it filters none of husk's own set-up.
-		if _, err := loadSeccomp(cfg.Seccomp); err != nil {
+		if _, err := installSeccomp(filter); err != nil {
 			return reportLate(err)
 		}
 	}

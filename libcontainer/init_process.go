@@ -5,6 +5,7 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/libcontainer/rootfs"
@@ -17,6 +18,9 @@ import (
 type initPayload struct {
 	ID     string          `json:"id"`
 	Config *configs.Config `json:"config"`
+	// Seccomp is linux.seccomp compiled by the parent (and cached), so
+	// that init only installs it: one syscall, no allocation.
+	Seccomp *seccomp.Program `json:"seccomp_program,omitempty"`
 }
 
 // lateMemcgFd is the v1 memory cgroup's tasks file, opened by the parent,
@@ -51,18 +55,6 @@ func joinLateCgroup() error {
 		}
 	}
 	return nil
-}
-
-func seccompHasNotify(s *specs.LinuxSeccomp) bool {
-	if s.DefaultAction == specs.ActNotify {
-		return true
-	}
-	for _, sc := range s.Syscalls {
-		if sc.Action == specs.ActNotify {
-			return true
-		}
-	}
-	return false
 }
 
 // setupConsole gives the process a new pty as its controlling terminal and
@@ -204,10 +196,30 @@ func setPersonality(p *specs.LinuxPersonality) error {
 	return nil
 }
 
-func loadSeccomp(s *specs.LinuxSeccomp) (int, error) {
-	fd, err := seccomp.Load(s)
+// installSeccomp installs the compiled filter on this thread, the one that
+// execs (see seccomp.Install).
+func installSeccomp(p *seccomp.Program) (int, error) {
+	fd, err := seccomp.Install(p)
 	if err != nil {
-		return -1, fmt.Errorf("linux.seccomp: load filter: %w", err)
+		return -1, fmt.Errorf("linux.seccomp: %w", err)
 	}
 	return fd, nil
+}
+
+// seccompCacheDir is where compiled filters are kept, under the state
+// root; the ':' keeps it from ever being a container ID.
+func seccompCacheDir(root string) string {
+	return filepath.Join(root, ":seccomp-cache")
+}
+
+// compileSeccomp compiles s, or takes it from the cache.
+func compileSeccomp(s *specs.LinuxSeccomp, root string) (*seccomp.Program, error) {
+	if s == nil {
+		return nil, nil
+	}
+	p, err := seccomp.CompileCached(s, seccompCacheDir(root))
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	return p, nil
 }

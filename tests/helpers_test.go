@@ -712,6 +712,11 @@ func (b *bundle) leftovers() []string {
 	var res []string
 	if entries, err := os.ReadDir(b.Root); err == nil {
 		for _, e := range entries {
+			// husk keeps compiled seccomp filters under the root, in a
+			// directory whose name can never be a container ID.
+			if isHusk() && e.Name() == ":seccomp-cache" {
+				continue
+			}
 			res = append(res, "state entry "+filepath.Join(b.Root, e.Name()))
 		}
 	}

@@ -1,9 +1,9 @@
 package seccomp
 
-// Init-side code: builds the filter and loads it into the calling process.
+// Runtime-side code: builds a libseccomp filter from a profile (Compile
+// turns it into BPF).
 
 import (
-	"errors"
 	"fmt"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -17,40 +17,6 @@ import (
 // scan). libseccomp up to 2.5.4 miscompiles a binary tree with no rules, and
 // for a handful of rules the linear filter is as fast.
 const optimizeAbove = 32
-
-// Load validates s, builds its filter and loads it into the calling process
-// (all threads, through TSYNC). It does not set no_new_privs: the caller
-// does that first if the config asks for it, otherwise the load needs
-// CAP_SYS_ADMIN.
-//
-// When a rule uses SCMP_ACT_NOTIFY, Load returns the close-on-exec listener
-// fd for the caller to hand to the seccomp agent; otherwise it returns -1.
-func Load(s *specs.LinuxSeccomp) (notifyFd int, err error) {
-	if s == nil {
-		return -1, errors.New("load seccomp filter: no seccomp config")
-	}
-	if err := Validate(s); err != nil {
-		return -1, err
-	}
-	filter, notify, err := build(s)
-	if err != nil {
-		return -1, err
-	}
-	defer filter.Release()
-	if err := filter.Load(); err != nil {
-		return -1, fmt.Errorf("load seccomp filter: %w", err)
-	}
-	if !notify {
-		return -1, nil
-	}
-	// libseccomp keeps the listener fd in its global state; Release does
-	// not close it, so it stays the caller's.
-	fd, err := filter.GetNotifFd()
-	if err != nil {
-		return -1, fmt.Errorf("get seccomp listener fd: %w", err)
-	}
-	return int(fd), nil
-}
 
 // build compiles a validated profile into a libseccomp filter, without
 // loading it, and reports whether any rule notifies. The caller releases
@@ -84,7 +50,7 @@ func build(s *specs.LinuxSeccomp) (_ *libseccomp.ScmpFilter, notify bool, retErr
 		}
 	}
 	for i, name := range s.Flags {
-		set, ok := lookupFlag(name)
+		set, _, ok := lookupFlag(name)
 		if !ok {
 			return nil, false, fmt.Errorf("linux.seccomp.flags[%d]: unknown flag %q", i, name)
 		}

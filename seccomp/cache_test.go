@@ -1,0 +1,247 @@
+package seccomp
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// cachePath returns where CompileCached keeps s's program in dir.
+func cachePath(t testing.TB, s *specs.LinuxSeccomp, dir string) string {
+	t.Helper()
+	key, err := cacheKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, hex.EncodeToString(key[:])+".bpf")
+}
+
+// cacheFiles lists dir, failing on anything but cache entries (such as a
+// leftover temporary file).
+func cacheFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || !strings.HasSuffix(e.Name(), ".bpf") {
+			t.Errorf("unexpected file %s in the cache", e.Name())
+		}
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestCompileCachedMissThenHit(t *testing.T) {
+	s := loadProfile(t)
+	dir := filepath.Join(t.TempDir(), "cache", "seccomp")
+	want, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	miss, err := CompileCached(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !programsEqual(miss, want) {
+		t.Error("cache miss returned another program than Compile")
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir mode %v, want 0700", st.Mode().Perm())
+	}
+	path := cachePath(t, s, dir)
+	if names := cacheFiles(t, dir); len(names) != 1 || names[0] != filepath.Base(path) {
+		t.Fatalf("cache holds %q, want only %s", names, filepath.Base(path))
+	}
+	hit, err := CompileCached(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !programsEqual(hit, want) {
+		t.Error("cache hit returned another program than Compile")
+	}
+
+	// A hit comes from the file: plant a valid entry holding another
+	// program and get it back.
+	key, _ := cacheKey(s)
+	planted := &Program{Filter: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}}
+	if err := os.WriteFile(path, encodeCache(planted, &key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := CompileCached(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !programsEqual(got, planted) {
+		t.Error("cache hit did not read the cache file")
+	}
+}
+
+func TestCompileCachedReplacesBadFile(t *testing.T) {
+	s := loadProfile(t)
+	dir := t.TempDir()
+	want, err := CompileCached(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := cachePath(t, s, dir)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"getcwd"}, Action: specs.ActErrno}}}
+	otherDir := t.TempDir()
+	if _, err := CompileCached(other, otherDir); err != nil {
+		t.Fatal(err)
+	}
+	otherFile, err := os.ReadFile(cachePath(t, other, otherDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(off int) []byte {
+		b := bytes.Clone(good)
+		b[off] ^= 0x10
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"short header", good[:cacheHeaderSize-1]},
+		{"header only", good[:cacheHeaderSize]},
+		{"truncated", good[:len(good)-sockFilterSize]},
+		{"trailing bytes", append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0)},
+		{"bad magic", flip(0)},
+		{"other format", flip(8)},
+		{"corrupt flags", flip(12)},
+		{"corrupt key", flip(40)},
+		{"corrupt instruction", flip(len(good) - 3)},
+		{"another profile's entry", otherFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := CompileCached(s, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !programsEqual(got, want) {
+				t.Error("bad cache file was trusted")
+			}
+			now, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(now, good) {
+				t.Error("bad cache file was not rewritten")
+			}
+		})
+	}
+}
+
+func TestCompileCachedKeysByProfile(t *testing.T) {
+	dir := t.TempDir()
+	a := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"getcwd"}, Action: specs.ActErrno}}}
+	b := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"getcwd"}, Action: specs.ActErrno, ErrnoRet: uintp(2)}}}
+	pa, err := CompileCached(a, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := CompileCached(b, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if programsEqual(pa, pb) {
+		t.Error("profiles with different errnoRet compiled alike")
+	}
+	if n := len(cacheFiles(t, dir)); n != 2 {
+		t.Errorf("%d cache files for 2 profiles", n)
+	}
+	// The listener's path and metadata do not change the program.
+	c := *a
+	c.ListenerPath, c.ListenerMetadata = "/run/agent.sock", "pod=x"
+	if cachePath(t, &c, dir) != cachePath(t, a, dir) {
+		t.Error("listener path and metadata change the cache key")
+	}
+}
+
+func TestCompileCachedConcurrent(t *testing.T) {
+	s := loadProfile(t)
+	dir := t.TempDir()
+	want, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	progs := make([]*Program, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { progs[i], errs[i] = CompileCached(s, dir) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if !programsEqual(progs[i], want) {
+			t.Errorf("goroutine %d got another program", i)
+		}
+	}
+	if names := cacheFiles(t, dir); len(names) != 1 {
+		t.Errorf("cache holds %q, want one entry", names)
+	}
+}
+
+func TestCompileCachedUnwritableDir(t *testing.T) {
+	// A regular file where the cache directory should be.
+	dir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := CompileCached(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow}, dir)
+	if err == nil || !strings.Contains(err.Error(), "seccomp cache: create "+dir) {
+		t.Errorf("CompileCached = %v, want a cache directory error", err)
+	}
+}
+
+// BenchmarkCompileCachedHit is what the runtime pays per container start
+// for the default profile once it is cached.
+func BenchmarkCompileCachedHit(b *testing.B) {
+	s := loadProfile(b)
+	dir := b.TempDir()
+	if _, err := CompileCached(s, dir); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := CompileCached(s, dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCacheKey is the part of a hit spent on the key (encoding the
+// profile and hashing it).
+func BenchmarkCacheKey(b *testing.B) {
+	s := loadProfile(b)
+	for b.Loop() {
+		if _, err := cacheKey(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
