@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -44,7 +45,10 @@ var cacheMagic = [8]byte{'h', 'u', 's', 'k', 'b', 'p', 'f', 0}
 //	64 count struct sock_filter records, 8 bytes each
 const cacheHeaderSize = 64
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is made on first use, not at package init: building the table
+// costs ~0.2 ms, and every husk process (the container's init included)
+// would pay it, whether or not it touches the cache.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // CompileCached is Compile with a cache in dir, which it creates (0700)
 // if missing: each profile's program is kept in `<dir>/<key>.bpf`, the key
@@ -130,7 +134,8 @@ func encodeCache(p *Program, key *[sha256.Size]byte) []byte {
 
 // cacheCRC is the checksum of cache file b: of all but its crc field.
 func cacheCRC(b []byte) uint32 {
-	return crc32.Update(crc32.Checksum(b[:24], castagnoli), castagnoli, b[28:])
+	tab := castagnoli()
+	return crc32.Update(crc32.Checksum(b[:24], tab), tab, b[28:])
 }
 
 // decodeCache returns the program in b if b is a whole, intact cache file

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,12 +120,9 @@ func execProcess(cmd *cli.Command) (int, error) {
 		opts.ExtraFiles = append(opts.ExtraFiles, os.NewFile(uintptr(fd), fmt.Sprintf("preserved fd %d", fd)))
 	}
 
-	var sigc chan os.Signal
+	var sigc *signalSub
 	if !detach {
-		// Subscribed before the process exists, so that a signal arriving
-		// meanwhile is forwarded rather than fatal to husk.
-		sigc = make(chan os.Signal, 128)
-		signal.Notify(sigc)
+		sigc = subscribeSignals()
 	}
 	proc, err := c.Exec(p, opts)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
@@ -55,13 +53,9 @@ status (128+N when a signal N killed it) and deletes the container unless
 // container's exit code.
 func runContainer(cmd *cli.Command, id string) (int, error) {
 	detach := cmd.Bool("detach")
-	var sigc chan os.Signal
+	var sigc *signalSub
 	if !detach {
-		// Subscribed before the container exists, so a signal that arrives
-		// while it is being created is queued and forwarded, not lost or
-		// fatal to husk.
-		sigc = make(chan os.Signal, 128)
-		signal.Notify(sigc)
+		sigc = subscribeSignals()
 	}
 	c, err := createContainer(cmd, id, detach)
 	if err != nil {
@@ -112,7 +106,7 @@ func runContainer(cmd *cli.Command, id string) (int, error) {
 
 // forwardUntilExit forwards the signals husk receives to the container's
 // init until it exits, and returns its exit code (see forwardSignals).
-func forwardUntilExit(c *libcontainer.Container, sigc chan os.Signal, tty *ttyRelay) (int, error) {
+func forwardUntilExit(c *libcontainer.Container, sigc *signalSub, tty *ttyRelay) (int, error) {
 	send := func(sig unix.Signal) error { return c.Signal(sig, false) }
 	return forwardSignals(sigc, tty, "container "+c.ID(), send, c.Wait)
 }

@@ -206,12 +206,13 @@ type waitResult struct {
 // `exec` (for the exec'd process). SIGCHLD (our own child exiting) and
 // SIGURG (the Go runtime's preemption signal) are noise; SIGWINCH resizes
 // the process's terminal. target names the process in debug logs.
-func forwardSignals(sigc chan os.Signal, tty *ttyRelay, target string, send func(unix.Signal) error, wait func() (int, error)) (int, error) {
+func forwardSignals(sub *signalSub, tty *ttyRelay, target string, send func(unix.Signal) error, wait func() (int, error)) (int, error) {
 	done := make(chan waitResult, 1)
 	go func() {
 		code, err := wait()
 		done <- waitResult{code, err}
 	}()
+	sigc := sub.channel()
 	for {
 		select {
 		case s := <-sigc:
@@ -229,8 +230,36 @@ func forwardSignals(sigc chan os.Signal, tty *ttyRelay, target string, send func
 				}
 			}
 		case r := <-done:
-			signal.Stop(sigc)
+			// No signal.Stop: it costs a sigaction per signal again, and
+			// husk is about to exit; later signals are simply dropped.
 			return r.code, r.err
 		}
 	}
+}
+
+// signalSub is a subscription to every signal husk can catch, for
+// forwarding to a container's process.
+type signalSub struct {
+	c     chan os.Signal
+	ready chan struct{}
+}
+
+// subscribeSignals starts catching every signal. Go's signal.Notify for all
+// signals costs about a millisecond (a sigaction and mask change per
+// signal), so it runs in the background, on the other core, while the
+// container is created; a signal that arrives before it is done gets its
+// default action, as it would before husk started.
+func subscribeSignals() *signalSub {
+	s := &signalSub{c: make(chan os.Signal, 128), ready: make(chan struct{})}
+	go func() {
+		signal.Notify(s.c)
+		close(s.ready)
+	}()
+	return s
+}
+
+// channel returns the signals, once the subscription is in place.
+func (s *signalSub) channel() chan os.Signal {
+	<-s.ready
+	return s.c
 }
