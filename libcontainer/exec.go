@@ -114,6 +114,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		stdio:      [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		extraFiles: opts.ExtraFiles,
 		cgroup:     c.mgr,
+		trace:      c.trace,
 	}
 	if opts.SubCgroup != "" {
 		if c.mgr == nil || cfg.Cgroup == nil {
@@ -152,6 +153,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		return nil, fmt.Errorf("exec in container %s: %w", c.state.ID, err)
 	}
 	ready := false
+	defer c.trace.Begin("exec-init")()
 	for {
 		m, files, err := recvSync(ch.sock)
 		if err != nil || (m == nil && !ready) {
