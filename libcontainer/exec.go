@@ -186,6 +186,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 			}
 		case msgReady:
 			ready = true
+			c.trace.merge(m.Msg)
 		case msgError:
 			return fail(errors.New(m.Msg))
 		default:
@@ -218,48 +219,15 @@ var newManager = func(c *configs.Cgroup) (cgroups.Manager, error) { return manag
 
 // execInit is the init side of Exec: the process already is in every
 // namespace of the container and in its cgroup.
-func execInit(sock int, pl *execPayload, extra int) error {
+func execInit(sock int, pl *execPayload, extra int, tr *initTracer) error {
 	p := pl.Process
 	if p.Terminal {
 		if err := setupConsole(sock, p, false); err != nil {
 			return err
 		}
 	}
-	if err := setupProcess(p); err != nil {
-		return err
-	}
-	path, err := lookPath(p.Args[0], p.Env)
+	path, lateSeccomp, err := prepareExec(sock, p, pl.Seccomp, extra, tr)
 	if err != nil {
-		return err
-	}
-	if err := joinLateCgroup(); err != nil {
-		return err
-	}
-	lateSeccomp := pl.Seccomp != nil && p.NoNewPrivileges && !pl.Seccomp.Notify
-	if pl.Seccomp != nil && !lateSeccomp {
-		notify, err := installSeccomp(pl.Seccomp)
-		if err != nil {
-			return err
-		}
-		if notify >= 0 {
-			if err := sendNotifyFd(sock, notify); err != nil {
-				return err
-			}
-		}
-	}
-	if err := finalizeCredentials(p); err != nil {
-		return err
-	}
-	if err := enterCwd(p.Cwd); err != nil {
-		return err
-	}
-	if err := closeExtraFds(3 + extra); err != nil {
-		return err
-	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
-	}
-	if err := sendSync(sock, msgReady, "", nil); err != nil {
 		return err
 	}
 	if lateSeccomp {

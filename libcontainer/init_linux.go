@@ -75,7 +75,7 @@ func initMain(sock int) error {
 			return fmt.Errorf("decode process: %w", err)
 		}
 		payload.Close()
-		return execInit(sock, &p, extra)
+		return execInit(sock, &p, extra, tr)
 	}
 	return fmt.Errorf("unknown init type %q", typ)
 }
@@ -170,61 +170,13 @@ func standardInit(sock int, ip *initPayload, fifoFd, extra int, tr *initTracer) 
 			return err
 		}
 	}
-	endProc := tr.begin("process-setup")
-	if err := setupProcess(p); err != nil {
-		return err
-	}
-	endProc()
 	if cfg.Personality != nil {
 		if err := setPersonality(cfg.Personality); err != nil {
 			return err
 		}
 	}
-	path, err := lookPath(p.Args[0], p.Env)
+	path, lateSeccomp, err := prepareExec(sock, p, ip.Seccomp, extra, tr)
 	if err != nil {
-		return err
-	}
-	// From here on husk allocates little: the process enters the
-	// container's memory cgroup (and cgroup namespace) while it still has
-	// the privilege to, before seccomp could forbid it.
-	if err := joinLateCgroup(); err != nil {
-		return err
-	}
-	notify := -1
-	filter := ip.Seccomp
-	lateSeccomp := filter != nil && p.NoNewPrivileges && !filter.Notify
-	if filter != nil && !lateSeccomp {
-		// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN,
-		// which the user may be about to lose; and a notify listener fd
-		// must reach the parent before it leaves: load it now.
-		end := tr.begin("seccomp")
-		notify, err = installSeccomp(filter)
-		end()
-		if err != nil {
-			return err
-		}
-	}
-	endCred := tr.begin("credentials")
-	if err := finalizeCredentials(p); err != nil {
-		return err
-	}
-	endCred()
-	if err := enterCwd(p.Cwd); err != nil {
-		return err
-	}
-	if err := closeExtraFds(3 + extra); err != nil {
-		return err
-	}
-	if notify >= 0 {
-		if err := sendNotifyFd(sock, notify); err != nil {
-			return err
-		}
-	}
-	// The parent is about to exit (create returns): stop dying with it.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
-	}
-	if err := sendSync(sock, msgReady, tr.encode(), nil); err != nil {
 		return err
 	}
 	unix.Close(sock)
@@ -251,9 +203,7 @@ func standardInit(sock int, ip *initPayload, fifoFd, extra int, tr *initTracer) 
 		}
 	}
 	if lateSeccomp {
-		// With no_new_privs the filter can be loaded as late as possible,
-		// so it filters none of husk's own set-up.
-		if _, err := installSeccomp(filter); err != nil {
+		if _, err := installSeccomp(ip.Seccomp); err != nil {
 			return reportLate(err)
 		}
 	}

@@ -57,6 +57,70 @@ func joinLateCgroup() error {
 	return nil
 }
 
+// prepareExec does what a container's first process and an exec'd one
+// share once their namespaces (and rootfs) are in place: the process's
+// attributes, its program's path, the late cgroup join, the seccomp filter
+// unless it can wait, the user and capabilities, the cwd and the fds; then
+// it reports ready to the parent. It returns the program's path and whether
+// the filter is still to be installed, right before execve.
+func prepareExec(sock int, p *configs.Process, filter *seccomp.Program, extra int, tr *initTracer) (path string, lateSeccomp bool, err error) {
+	end := tr.begin("process-setup")
+	err = setupProcess(p)
+	end()
+	if err != nil {
+		return "", false, err
+	}
+	if path, err = lookPath(p.Args[0], p.Env); err != nil {
+		return "", false, err
+	}
+	// From here on husk allocates little: the process enters the
+	// container's memory cgroup (and cgroup namespace) while it still has
+	// the privilege to, before seccomp could forbid it.
+	if err := joinLateCgroup(); err != nil {
+		return "", false, err
+	}
+	// With no_new_privs the filter is installed as late as possible, so
+	// that it filters none of husk's own set-up. Without, installing it
+	// needs CAP_SYS_ADMIN, which the user may be about to lose; and a
+	// notify listener fd must reach the parent before it leaves: now.
+	notify := -1
+	lateSeccomp = filter != nil && p.NoNewPrivileges && !filter.Notify
+	if filter != nil && !lateSeccomp {
+		end := tr.begin("seccomp")
+		notify, err = installSeccomp(filter)
+		end()
+		if err != nil {
+			return "", false, err
+		}
+	}
+	end = tr.begin("credentials")
+	err = finalizeCredentials(p)
+	end()
+	if err != nil {
+		return "", false, err
+	}
+	if err := enterCwd(p.Cwd); err != nil {
+		return "", false, err
+	}
+	if err := closeExtraFds(3 + extra); err != nil {
+		return "", false, err
+	}
+	if notify >= 0 {
+		if err := sendNotifyFd(sock, notify); err != nil {
+			return "", false, err
+		}
+	}
+	// The parent may exit once it has the ready message (create returns,
+	// exec --detach returns): stop dying with it.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return "", false, fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
+	}
+	if err := sendSync(sock, msgReady, tr.encode(), nil); err != nil {
+		return "", false, err
+	}
+	return path, lateSeccomp, nil
+}
+
 // setupConsole gives the process a new pty as its controlling terminal and
 // stdio, and sends the master to the parent. The pty comes from the
 // container's own devpts (/dev/ptmx after pivot_root); the peer is opened

@@ -1,8 +1,9 @@
 package main
 
 import (
-	"context"
 	"github.com/urfave/cli/v3"
+
+	"github.com/husk-runtime/husk/libcontainer"
 )
 
 var resumeCommand = &cli.Command{
@@ -15,14 +16,5 @@ resumed.`,
 	Description: `The resume command resumes all processes in the instance of the container.
 
 Use husk list to identify instances of containers and their current status.`,
-	Action: func(_ context.Context, cmd *cli.Command) error {
-		if err := checkArgs(cmd, 1, exactArgs); err != nil {
-			return err
-		}
-		c, err := getContainer(cmd)
-		if err != nil {
-			return err
-		}
-		return c.Resume()
-	},
+	Action: withContainer((*libcontainer.Container).Resume),
 }

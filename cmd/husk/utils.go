@@ -263,3 +263,18 @@ func (s *signalSub) channel() chan os.Signal {
 	<-s.ready
 	return s.c
 }
+
+// withContainer is the action of the commands that take only a container
+// ID and call one method of the container.
+func withContainer(fn func(*libcontainer.Container) error) cli.ActionFunc {
+	return func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, exactArgs); err != nil {
+			return err
+		}
+		c, err := getContainer(cmd)
+		if err != nil {
+			return err
+		}
+		return fn(c)
+	}
+}
