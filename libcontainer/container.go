@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -238,13 +237,8 @@ func (c *Container) sendSeccompFd(f *os.File, pid int) error {
 	if err != nil {
 		return err
 	}
-	conn, err := net.Dial("unix", sc.ListenerPath)
-	if err != nil {
-		return fmt.Errorf("linux.seccomp.listenerPath: connect %s: %w", sc.ListenerPath, err)
-	}
-	defer conn.Close()
-	if _, _, err := conn.(*net.UnixConn).WriteMsgUnix(b, unix.UnixRights(int(f.Fd())), nil); err != nil {
-		return fmt.Errorf("linux.seccomp.listenerPath: send to %s: %w", sc.ListenerPath, err)
+	if err := sendFdTo(sc.ListenerPath, b, f); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
 	}
 	return nil
 }
@@ -274,18 +268,9 @@ func (c *Container) handleConsole(master *os.File, socket string) error {
 		return nil
 	}
 	defer master.Close()
-	conn, err := net.Dial("unix", socket)
-	if err != nil {
-		return fmt.Errorf("connect to console socket %s: %w", socket, err)
-	}
-	defer conn.Close()
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return fmt.Errorf("console socket %s is not a unix socket", socket)
-	}
 	// runc sends the pty's name as the message body; clients read it.
-	if _, _, err := uc.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil); err != nil {
-		return fmt.Errorf("send pty master to %s: %w", socket, err)
+	if err := sendFdTo(socket, []byte("/dev/ptmx"), master); err != nil {
+		return fmt.Errorf("console socket: %w", err)
 	}
 	return nil
 }

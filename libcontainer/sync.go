@@ -83,6 +83,37 @@ func sendSync(fd int, typ, msg string, file *os.File) error {
 	return nil
 }
 
+// sendFdTo connects to the unix socket at path and sends msg with f
+// attached (SCM_RIGHTS): how the pty master reaches --console-socket and a
+// seccomp listener fd its agent. Raw syscalls rather than package net, which
+// every husk process would otherwise load and initialise.
+func sendFdTo(path string, msg []byte, f *os.File) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", path, err)
+	}
+	for {
+		err = unix.Sendmsg(fd, msg, unix.UnixRights(int(f.Fd())), nil, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", path, err)
+	}
+	return nil
+}
+
 // recvRaw reads one message and the fds attached to it. A nil message with
 // no error means the other side closed the socket.
 func recvRaw(fd int) ([]byte, []*os.File, error) {
