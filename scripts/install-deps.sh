@@ -3,7 +3,9 @@
 # it asks apt only when a package is missing.
 set -euo pipefail
 
-packages=(busybox-static bats jq libseccomp-dev pkg-config gcc make strace procps)
+# libc6-dev and libseccomp-dev also provide the static libraries the static
+# husk binary is linked with.
+packages=(busybox-static bats jq libseccomp-dev libc6-dev pkg-config gcc make strace procps util-linux)
 
 missing=()
 for p in "${packages[@]}"; do
