@@ -673,7 +673,10 @@ func (c *Container) killAndWait() error {
 		return nil // already gone
 	}
 	defer unix.Close(pfd)
-	if c.mgr != nil {
+	// In its own PID namespace, killing init kills every process of the
+	// container (the kernel does it); otherwise they are killed one by
+	// one, with the cgroup frozen so that none can fork away.
+	if c.mgr != nil && !c.state.Config.NewNamespace(configs.NEWPID) {
 		signalAll(c.mgr, unix.SIGKILL)
 	}
 	unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
