@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,24 +33,34 @@ func consoleReceiver(t *testing.T) (string, <-chan *os.File, <-chan string) {
 			return
 		}
 		defer conn.Close()
-		buf := make([]byte, 4096)
-		oob := make([]byte, unix.CmsgSpace(4))
-		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		msg, fd, err := recvFd(conn)
 		if err != nil {
 			return
 		}
-		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-		if len(msgs) != 1 {
-			return
-		}
-		fds, _ := unix.ParseUnixRights(&msgs[0])
-		if len(fds) != 1 {
-			return
-		}
-		names <- string(buf[:n])
-		files <- os.NewFile(uintptr(fds[0]), "pty-master")
+		names <- string(msg)
+		files <- os.NewFile(uintptr(fd), "pty-master")
 	}()
 	return path, files, names
+}
+
+// recvFd reads one message that carries exactly one fd (SCM_RIGHTS), as
+// the runtime sends a pty master or a seccomp listener.
+func recvFd(conn *net.UnixConn) ([]byte, int, error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, -1, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, -1, fmt.Errorf("want one control message, got %d (%v)", len(msgs), err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, -1, fmt.Errorf("want one fd, got %d (%v)", len(fds), err)
+	}
+	return buf[:n], fds[0], nil
 }
 
 // readUntil reads from the pty master until want appears or time runs out.

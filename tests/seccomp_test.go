@@ -96,27 +96,17 @@ func seccompAgent(t *testing.T, path string) <-chan specs.ContainerProcessState 
 
 func serveSeccompListener(conn *net.UnixConn, got chan<- specs.ContainerProcessState) {
 	defer conn.Close()
-	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	msg, rawFd, err := recvFd(conn)
 	if err != nil {
 		return
 	}
+	defer unix.Close(rawFd)
 	var st specs.ContainerProcessState
-	if json.Unmarshal(buf[:n], &st) != nil {
-		return
-	}
-	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-	if len(msgs) != 1 {
-		return
-	}
-	fds, _ := unix.ParseUnixRights(&msgs[0])
-	if len(fds) != 1 {
+	if json.Unmarshal(msg, &st) != nil {
 		return
 	}
 	got <- st
-	fd := libseccomp.ScmpFd(fds[0])
-	defer unix.Close(fds[0])
+	fd := libseccomp.ScmpFd(rawFd)
 	for {
 		req, err := libseccomp.NotifReceive(fd)
 		if err != nil {
