@@ -17,24 +17,31 @@ package libcontainer
 //	                                      stage1: unshare(), clone3(CLONE_PARENT|
 //	                                      CLONE_INTO_CGROUP)
 //	                      <------------  "pid2 <pid>"   the container process
-//	reap stage0/stage1                    stage2: unshare(CLONE_NEWCGROUP); Go starts
-//	cgroup Set(resources)                 Init: read config (memfd), mounts...
+//	reap stage0/stage1                    stage2: non-dumpable; unshare(CLONE_NEWCGROUP)
+//	cgroup Set(resources)                 unless it waits for the memory cgroup (v1);
+//	                                      Go starts. Init: read config (memfd), mounts...
 //	                      <------------  {"type":"hooks"}        (only if there are
 //	run prestart + createRuntime hooks                            runtime hooks)
 //	{"type":"hooks-done"} ------------->  createContainer hooks, pivot_root
 //	                      <------------  {"type":"console"}+fd   (terminal only)
-//	send fd to --console-socket           sysctl, masked paths, rlimits, caps, user
+//	send fd to --console-socket           sysctl, masked paths, rlimits; joins the v1
+//	                                      memory cgroup (and then unshares the cgroup
+//	                                      ns); seccomp, caps, user, cwd
+//	                      <------------  {"type":"seccomp"}+fd   (notify filters only)
+//	send fd to the seccomp listener
 //	                      <------------  {"type":"ready"}
 //	write state.json, return              open exec.fifo for writing: blocks
 //
 //	husk start: open exec.fifo for reading; the child's open returns, it writes
-//	one byte, runs startContainer hooks and execve()s the user's program.
+//	one byte, runs startContainer hooks and execve()s the user's program, which
+//	closes its end of the fifo: start then runs the poststart hooks.
 //
 // Any failure on the child side is sent as {"type":"error","msg":...} (or
 // "err <msg>" from C) before it exits, so the user sees the real cause.
 // exec follows the same path with initType "exec": stage0 joins the
-// container's cgroup and all of its namespaces, and after {"type":"ready"} the child execs at once; the parent then waits
-// for the socket to close (execve closes it) or an error message.
+// container's cgroup and all of its namespaces, and after {"type":"ready"}
+// the child execs at once; the parent then waits for the socket to close
+// (execve closes it) or an error message.
 
 import (
 	"encoding/json"

@@ -15,6 +15,8 @@
  *   _HUSK_TIMENS      timens_offsets contents, when a time ns is created
  *   _HUSK_CGROUP_TASKS lines: cgroup v1 "tasks" files to join
  *   _HUSK_CGROUP2     the cgroup v2 directory to join
+ * (the v1 memory cgroup is not among the tasks files: Go joins it last, see
+ * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP is then left to Go too)
  *
  * Processes and messages (child -> parent unless marked):
  *
@@ -32,7 +34,8 @@
  *     writes /proc/self/timens_offsets
  *     clone3(CLONE_PARENT|CLONE_INTO_CGROUP) stage2 ----> "pid2 <pid>", exits
  *   stage2 (the container process; its parent is the husk parent)
- *     unshare(CLONE_NEWCGROUP): its cgroup is the namespace root
+ *     becomes non-dumpable
+ *     unshare(CLONE_NEWCGROUP) if asked: its cgroup is the namespace root
  *     returns into Go: libcontainer.Init
  *
  * Any failure sends "err <what>: <strerror>" and exits 1, so the user sees
