@@ -42,6 +42,9 @@ type Container struct {
 	console  *os.File // pty master kept for the caller
 
 	trace *Trace
+	// full is the whole config, read from config.json on first use: the
+	// state holds only its light part (see lightConfig).
+	full *configs.Config
 }
 
 // SetTrace makes the following operations on c record their phases in t.
@@ -78,7 +81,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	defer lock.Close()
 
-	c := &Container{root: root, dir: dir, parentOf: true, trace: opts.Trace}
+	c := &Container{root: root, dir: dir, parentOf: true, trace: opts.Trace, full: cfg}
 	var ch *child
 	defer func() {
 		if retErr != nil {
@@ -145,7 +148,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 			return nil, err
 		}
 	}
-	st := &persistedState{ID: id, Pid: ch.pid, Created: time.Now().UTC(), Config: cfg}
+	st := &persistedState{ID: id, Pid: ch.pid, Created: time.Now().UTC(), Config: cfg, HasSeccomp: cfg.Seccomp != nil}
 	if u, err := user.Current(); err == nil {
 		st.Owner = u.Username
 	}
@@ -201,7 +204,7 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 			if len(files) != 1 {
 				return errors.New("init sent a seccomp message without a listener fd")
 			}
-			err := c.sendSeccompFd(files[0], c.state.Pid)
+			err := c.sendSeccompFd(files[0], c.state.Pid, c.state.Config.Seccomp, Creating)
 			files[0].Close()
 			if err != nil {
 				return err
@@ -221,8 +224,7 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 // an exec'd process) to the agent listening at linux.seccomp.listenerPath,
 // with the container process state as the message body, as the
 // runtime-spec describes.
-func (c *Container) sendSeccompFd(f *os.File, pid int) error {
-	sc := c.state.Config.Seccomp
+func (c *Container) sendSeccompFd(f *os.File, pid int, sc *specs.LinuxSeccomp, status Status) error {
 	if sc == nil || sc.ListenerPath == "" {
 		return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath")
 	}
@@ -231,7 +233,7 @@ func (c *Container) sendSeccompFd(f *os.File, pid int) error {
 		Fds:      []string{specs.SeccompFdName},
 		Pid:      pid,
 		Metadata: sc.ListenerMetadata,
-		State:    *c.ociState(Creating),
+		State:    *c.ociState(status),
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -353,8 +355,22 @@ func List(root string) ([]string, error) {
 // ID returns the container's ID.
 func (c *Container) ID() string { return c.state.ID }
 
-// Config returns the container's config.
-func (c *Container) Config() *configs.Config { return c.state.Config }
+// Config returns the container's whole config, read from the state
+// directory the first time it is asked for.
+func (c *Container) Config() (*configs.Config, error) {
+	if c.full == nil {
+		cfg, err := loadConfig(c.dir)
+		if err != nil {
+			return nil, fmt.Errorf("container %q: %w", c.state.ID, err)
+		}
+		c.full = cfg
+	}
+	return c.full, nil
+}
+
+// Process returns the config of the container's own process, the one exec
+// starts from by default.
+func (c *Container) Process() *configs.Process { return c.state.Config.Process }
 
 // Console returns the pty master of a container created with a terminal
 // and no console socket; nil otherwise. The caller owns it.

@@ -10,6 +10,7 @@ import (
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,7 +105,15 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		}
 	}
 	cfg := c.state.Config
-	filter, err := compileSeccomp(cfg.Seccomp, c.root)
+	var profile *specs.LinuxSeccomp
+	if c.state.HasSeccomp {
+		full, err := c.Config()
+		if err != nil {
+			return nil, err
+		}
+		profile = full.Seccomp
+	}
+	filter, err := compileSeccomp(profile, c.root)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +188,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 			if len(files) != 1 {
 				return fail(errors.New("seccomp message without a listener fd"))
 			}
-			err := c.sendSeccompFd(files[0], proc.pid)
+			err := c.sendSeccompFd(files[0], proc.pid, profile, Running)
 			files[0].Close()
 			if err != nil {
 				return fail(err)

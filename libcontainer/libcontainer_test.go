@@ -27,8 +27,15 @@ func TestValidateIDFollowsRuncRules(t *testing.T) {
 
 func TestStateSaveIsAtomicAndRoundTrips(t *testing.T) {
 	dir := t.TempDir()
-	st := &persistedState{ID: "c1", Pid: 42, StartTime: 7, Created: time.Unix(1, 0).UTC(), Owner: "root",
-		Config: &configs.Config{Version: "1.3.0", Rootfs: "/r", Process: &configs.Process{Args: []string{"sh"}}}}
+	mem := int64(1 << 20)
+	cfg := &configs.Config{
+		Version: "1.3.0", Rootfs: "/r",
+		Process: &configs.Process{Args: []string{"sh"}},
+		Mounts:  []configs.Mount{{Destination: "/proc", Device: "proc"}},
+		Cgroup:  &configs.Cgroup{Path: "/husk/c1", Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &mem}}},
+		Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow},
+	}
+	st := &persistedState{ID: "c1", Pid: 42, StartTime: 7, Created: time.Unix(1, 0).UTC(), Owner: "root", Config: cfg, HasSeccomp: true}
 	if err := st.save(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -36,15 +43,35 @@ func TestStateSaveIsAtomicAndRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "c1" || got.Pid != 42 || got.StartTime != 7 || got.Config.Rootfs != "/r" || !got.Created.Equal(st.Created) {
+	if got.ID != "c1" || got.Pid != 42 || got.StartTime != 7 || !got.HasSeccomp || !got.Created.Equal(st.Created) {
 		t.Errorf("round trip: %+v", got)
 	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("temporary files left next to state.json: %v", ents)
+	// state.json keeps what later commands need, and only that.
+	lc := got.Config
+	if lc.Rootfs != "/r" || lc.Process == nil || lc.Cgroup == nil || lc.Cgroup.Path != "/husk/c1" {
+		t.Errorf("light config lost a field later commands need: %+v", lc)
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, stateFile)); fi.Mode().Perm() != 0o600 {
-		t.Errorf("state.json mode %v, want 0600", fi.Mode().Perm())
+	if lc.Mounts != nil || lc.Seccomp != nil || lc.Cgroup.Resources != nil {
+		t.Errorf("light config carries heavy parts: %+v", lc)
+	}
+	if cfg.Cgroup.Resources == nil || cfg.Mounts == nil {
+		t.Errorf("save modified the caller's config")
+	}
+	full, err := loadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.Mounts) != 1 || full.Seccomp == nil || full.Cgroup.Resources == nil {
+		t.Errorf("config.json lost the whole config: %+v", full)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("want exactly state.json and config.json, got %v", ents)
+	}
+	for _, name := range []string{stateFile, configFile} {
+		if fi, _ := os.Stat(filepath.Join(dir, name)); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", name, fi.Mode().Perm())
+		}
 	}
 }
 

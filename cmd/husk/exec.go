@@ -86,7 +86,7 @@ func execProcess(cmd *cli.Command) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	p, err := execConfig(cmd, c.Config())
+	p, err := execConfig(cmd, c.Process())
 	if err != nil {
 		return -1, err
 	}
@@ -161,20 +161,20 @@ func execProcess(cmd *cli.Command) (int, error) {
 
 // execConfig builds the process to exec: the --process object, or the
 // container's own process changed by the flags, as runc's exec does.
-func execConfig(cmd *cli.Command, cfg *configs.Config) (*configs.Process, error) {
+func execConfig(cmd *cli.Command, base *configs.Process) (*configs.Process, error) {
 	if path := cmd.String("process"); path != "" {
 		if cmd.NArg() > 1 {
 			return nil, errors.New("exec: give the command either in --process or on the command line, not both")
 		}
-		return processFromFile(path, cfg.Process)
+		return processFromFile(path, base)
 	}
 	if cmd.NArg() < 2 {
 		return nil, errors.New("exec: no command given: pass it after the container id, or use --process")
 	}
-	if cfg.Process == nil {
+	if base == nil {
 		return nil, errors.New("exec: the container's config has no process to start from")
 	}
-	p := copyProcess(cfg.Process)
+	p := copyProcess(base)
 	p.Args = append([]string(nil), cmd.Args().Slice()[1:]...)
 	// Size is the caller's business: the relay sets it from the caller's
 	// terminal, a console socket's owner through the pty master.

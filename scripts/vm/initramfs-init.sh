@@ -36,4 +36,4 @@ mount -t 9p -o "$opts,ro" etc /newroot/etc || die "mount 9p etc"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work /newroot/work || die "mount 9p work"
 umount /proc /sys
 mount --move /dev /newroot/dev || umount /dev
-exec switch_root /newroot /usr/bin/busybox sh /work/guest-tests.sh
+exec switch_root /newroot /usr/bin/bash /work/guest-tests.sh

@@ -80,7 +80,7 @@ log "building husk and the integration test binary"
 make -s -C "$repo" husk GO="$GO"
 cp "$repo/husk" "$work/share/husk"
 (cd "$repo" && "$GO" test -c -o "$work/share/husk-tests.test" ./tests)
-cp "$vmdir/guest-tests.sh" "$work/share/guest-tests.sh"
+cp "$vmdir/guest-tests.sh" "$vmdir/v2-checks.sh" "$work/share/"
 printf '%s\n' "$V2_TEST_RUN" >"$work/share/test-run"
 
 log "building the initramfs (kernel $kver)"
