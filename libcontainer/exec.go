@@ -118,8 +118,11 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		return nil, err
 	}
 	s := &spawnSpec{
-		initType:   initExec,
-		payload:    &execPayload{ID: c.state.ID, Process: p, Seccomp: filter},
+		initType: initExec,
+		payload:  &execPayload{ID: c.state.ID, Process: p, Seccomp: filter},
+		// Most processes are set up in C without starting Go in the
+		// container (nsenter/execplan.c); the rest by execInit.
+		execPlan:   encodeExecPlan(p, filter, len(opts.ExtraFiles)),
 		stdio:      [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		extraFiles: opts.ExtraFiles,
 		cgroup:     c.mgr,

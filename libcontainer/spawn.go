@@ -46,8 +46,11 @@ var cloneFlags = map[configs.NamespaceType]int{
 
 // spawnSpec is what the parent needs to start a child through nsexec.
 type spawnSpec struct {
-	initType   string
-	payload    any // JSON-encoded into a memfd: *configs.Config or *execPayload
+	initType string
+	payload  any // JSON-encoded into a memfd: *configs.Config or *execPayload
+	// execPlan, when set, is written into the memfd instead of payload:
+	// an exec plan for nsexec's C code (see execplan.go).
+	execPlan   []byte
 	cloneFlags int
 	nsPaths    []string // "type:path"
 	uidMap     string
@@ -103,12 +106,16 @@ func idMapString(m []configs.IDMap) string {
 	return b.String()
 }
 
-// payloadFile writes v as JSON into a sealed memfd: the config can be far
-// larger than a socket message or a pipe buffer (seccomp profiles).
+// payloadFile writes v as JSON, or raw when it is a []byte, into a memfd:
+// the config can be far larger than a socket message or a pipe buffer
+// (seccomp profiles).
 func payloadFile(v any) (*os.File, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode config for init: %w", err)
+	b, ok := v.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("encode config for init: %w", err)
+		}
 	}
 	fd, err := unix.MemfdCreate("husk-config", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -150,7 +157,11 @@ func spawn(s *spawnSpec) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload, err := payloadFile(s.payload)
+	pl := s.payload
+	if s.execPlan != nil {
+		pl = s.execPlan
+	}
+	payload, err := payloadFile(pl)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +205,9 @@ func spawn(s *spawnSpec) (*child, error) {
 		envInitType+"="+s.initType,
 		envExtraFiles+"="+strconv.Itoa(len(s.extraFiles)),
 	)
+	if s.execPlan != nil {
+		env = append(env, envExecPlan+"=1")
+	}
 	if len(s.nsPaths) > 0 {
 		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
 	}

@@ -17,9 +17,11 @@ package libcontainer
 //	                                      stage1: unshare(), clone3(CLONE_PARENT|
 //	                                      CLONE_INTO_CGROUP)
 //	                      <------------  "pid2 <pid>"   the container process
-//	reap stage0/stage1                    stage2: non-dumpable; unshare(CLONE_NEWCGROUP)
-//	cgroup Set(resources)                 unless it waits for the memory cgroup (v1);
-//	                                      Go starts. Init: read config (memfd), mounts...
+//	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
+//	cgroup Set(resources)                 non-dumpable; unshare(CLONE_NEWCGROUP)
+//	                                      unless it waits for the memory cgroup (v1);
+//	                                      Go starts (exec: C, see below). Init:
+//	                                      read config (memfd), mounts...
 //	                      <------------  {"type":"hooks"}        (only if there are
 //	run prestart + createRuntime hooks                            runtime hooks)
 //	{"type":"hooks-done"} ------------->  createContainer hooks, pivot_root
@@ -41,7 +43,11 @@ package libcontainer
 // exec follows the same path with initType "exec": stage0 joins the
 // container's cgroup and all of its namespaces, and after {"type":"ready"}
 // the child execs at once; the parent then waits for the socket to close
-// (execve closes it) or an error message.
+// (execve closes it) or an error message. Unless the process needs Go
+// (execplan.go: goOnlyReason), the payload is an exec plan and stage2 stays
+// in C (nsenter/execplan.c): it sends the same JSON messages ("console",
+// "seccomp", "ready", "error") in the same order, and Go never starts in
+// the container. stage2 speaks only after stage1 has sent "pid2".
 
 import (
 	"encoding/json"

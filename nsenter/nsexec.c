@@ -33,10 +33,15 @@
  *     unshare(all other new namespaces but cgroup)
  *     writes /proc/self/timens_offsets
  *     clone3(CLONE_PARENT|CLONE_INTO_CGROUP) stage2 ----> "pid2 <pid>", exits
+ *     (stage2 waits until then: EOF on a pipe stage1 closes after "pid2")
  *   stage2 (the container process; its parent is the husk parent)
  *     becomes non-dumpable
  *     unshare(CLONE_NEWCGROUP) if asked: its cgroup is the namespace root
- *     returns into Go: libcontainer.Init
+ *     with _HUSK_EXECPLAN set (exec only): runs the exec plan of the
+ *       payload fd in C (execplan.c) and execs the program; it speaks the
+ *       JSON messages of libcontainer/sync.go ("console", "seccomp",
+ *       "ready", "error") and never returns
+ *     otherwise returns into Go: libcontainer.Init
  *
  * Any failure sends "err <what>: <strerror>" and exits 1, so the user sees
  * what went wrong instead of an EOF.
@@ -56,6 +61,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include "execplan.h"
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
@@ -274,7 +281,7 @@ void husk_nsexec(void)
 	const char *fdstr = getenv("_HUSK_SYNCFD");
 	const char *s;
 	char buf[64];
-	int flags = 0, cgfd = -1;
+	int flags = 0, cgfd = -1, order[2];
 	pid_t pid;
 
 	if (!fdstr || !*fdstr)
@@ -327,14 +334,25 @@ void husk_nsexec(void)
 			write_file("/proc/self/timens_offsets", s);
 	}
 
+	/* stage2 must not speak before the parent has its PID: the parent
+	 * reads "pid2" first. stage2 waits for EOF on this pipe, which stage1
+	 * closes once "pid2" is sent (the C exec path is fast enough to win
+	 * that race otherwise). */
+	if (pipe2(order, O_CLOEXEC) < 0)
+		bail(1, "pipe");
 	pid = clone_into_cgroup(CLONE_PARENT, cgfd);
 	if (pid < 0)
 		bail(1, "clone container process");
 	if (pid > 0) {
 		snprintf(buf, sizeof(buf), "pid2 %d", pid);
 		sendmsg_str(buf);
+		close(order[1]);
 		_exit(0);
 	}
+	close(order[1]);
+	while (read(order[0], buf, 1) < 0 && errno == EINTR)
+		;
+	close(order[0]);
 
 	/* stage2: the container's process, the first one of these stages
 	 * that the container can see. Until it execs the container's program
@@ -353,4 +371,8 @@ void husk_nsexec(void)
 		if (unshare(CLONE_NEWCGROUP) < 0)
 			bail(1, "unshare cgroup namespace");
 	}
+	/* An exec with a C plan (execplan.h) finishes here, without Go. */
+	s = getenv("_HUSK_EXECPLAN");
+	if (s && *s)
+		husk_exec_plan(syncfd);
 }
