@@ -19,7 +19,7 @@ GO_LDFLAGS    := -s -w -linkmode external -extldflags -static -X main.version=$(
 # harness in ./tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/tests$$' -e '/tests/')
 
-.PHONY: all husk build demo test deps unit integration bats lint clean install bench
+.PHONY: all husk build demo test deps unit integration bats lint clean install bench test-v2
 
 all: husk
 
@@ -49,6 +49,12 @@ integration: husk
 
 bats: husk
 	HUSK=$(CURDIR)/husk bats bats/
+
+# The cgroup v2 paths, in a qemu (TCG) guest whose only hierarchy is
+# cgroup2: for hosts on cgroup v1 or hybrid. Installs qemu and a Debian
+# kernel if missing; see scripts/vm/run-v2-tests.sh.
+test-v2:
+	GO=$(GO) ./scripts/vm/run-v2-tests.sh
 
 # husk against runc and crun, then the Go benchmarks; BENCH_FLAGS go to the
 # bench program, e.g. BENCH_FLAGS="-n 10".

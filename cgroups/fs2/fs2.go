@@ -79,7 +79,7 @@ func (m *Manager) Apply(pid int) error {
 			if d == m.dir {
 				break
 			}
-			if err := enableMissing(d); err != nil {
+			if err := enableMissing(d, false); err != nil {
 				return err
 			}
 		}
@@ -124,7 +124,7 @@ func (m *Manager) enableControllers() error {
 		return nil
 	}
 	for d := m.root; ; {
-		if err := enableMissing(d); err != nil {
+		if err := enableMissing(d, d == m.root); err != nil {
 			return err
 		}
 		if d == parent {
@@ -144,10 +144,27 @@ func (m *Manager) enableControllers() error {
 // them is refused (an existing cgroup with processes refuses domain
 // controllers), each is tried alone, and what still fails is reported by
 // Set when a limit needs it.
-func enableMissing(dir string) error {
+//
+// A cgroup other than the root (isRoot) that has processes of its own is
+// left alone: the kernel refuses it domain controllers (memory, io) but
+// accepts threaded ones (cpu, cpuset, pids), and those alone make it a
+// thread root, which turns its children into "domain invalid" cgroups
+// that no process can join (clone3 CLONE_INTO_CGROUP and cgroup.procs
+// fail with EOPNOTSUPP). That is the parent of an exec --cgroup
+// sub-cgroup: the running container's own cgroup.
+func enableMissing(dir string, isRoot bool) error {
 	missing, err := missingControllers(dir)
 	if err != nil || len(missing) == 0 {
 		return err
+	}
+	if !isRoot {
+		procs, err := cgfile.Read(dir, "cgroup.procs")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(procs) != "" {
+			return nil
+		}
 	}
 	if err := cgfile.Write(dir, "cgroup.subtree_control", "+"+strings.Join(missing, " +")); err != nil {
 		for _, c := range missing {

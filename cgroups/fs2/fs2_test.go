@@ -389,3 +389,28 @@ func TestSetOnV2Host(t *testing.T) {
 		}
 	}
 }
+
+// TestSubCgroupOfPopulatedCgroup creates a sub-cgroup of a cgroup that has
+// processes, as exec --cgroup does in a running container. The parent must
+// not get threaded controllers alone (the only ones a populated cgroup
+// accepts): that would make it a thread root, and the sub-cgroup a
+// "domain invalid" cgroup that refuses processes with EOPNOTSUPP.
+func TestSubCgroupOfPopulatedCgroup(t *testing.T) {
+	requireV2Host(t)
+	root := UnifiedMountpoint
+	parent := testParent(t, root)
+	m := mustManager(t, root, parent+"/c1")
+	if err := m.Apply(startSleep(t)); err != nil {
+		t.Fatal(err)
+	}
+	sub := mustManager(t, root, parent+"/c1/sub")
+	if err := sub.Apply(startSleep(t)); err != nil {
+		t.Fatalf("join a sub-cgroup of a populated cgroup: %v", err)
+	}
+	if got, err := cgfile.ReadTrim(m.dir, "cgroup.subtree_control"); err != nil || got != "" {
+		t.Errorf("%s/cgroup.subtree_control = %q, %v; want nothing enabled", m.dir, got, err)
+	}
+	if got, err := cgfile.ReadTrim(sub.dir, "cgroup.type"); err != nil || got != "domain" {
+		t.Errorf("%s/cgroup.type = %q, %v; want domain", sub.dir, got, err)
+	}
+}

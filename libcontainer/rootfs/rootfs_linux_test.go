@@ -34,6 +34,10 @@ func TestPrepareDefaultMounts(t *testing.T) {
 func childPrepareDefaultMounts(t *testing.T) {
 	childSetup(t)
 	rootfs, data := os.Getenv(rootfsEnv), os.Getenv(extraEnv)
+	// On a pure cgroup v2 host the "cgroup" mount is a single cgroup2
+	// mount, not a tmpfs of v1 hierarchies.
+	var cgSt unix.Statfs_t
+	hostV2 := unix.Statfs("/sys/fs/cgroup", &cgSt) == nil && cgSt.Type == unix.CGROUP2_SUPER_MAGIC
 	cfg := defaultConfig(rootfs)
 	cfg.Readonly = true
 	cfg.Process = &configs.Process{Terminal: true}
@@ -124,6 +128,12 @@ func childPrepareDefaultMounts(t *testing.T) {
 		"/dev/console":       {"devpts", nil},
 		"/proc/sys":          {"proc", []string{"ro"}},
 		"/sys/firmware":      {"tmpfs", []string{"ro"}},
+	}
+	if hostV2 {
+		cg := want["/sys/fs/cgroup"]
+		cg.fstype = "cgroup2"
+		want["/sys/fs/cgroup"] = cg
+		delete(want, "/sys/fs/cgroup/cpu")
 	}
 	for mp, w := range want {
 		got, ok := mounts[mp]
