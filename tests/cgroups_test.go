@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // v1Mount returns the mount point of the cgroup v1 hierarchy holding
@@ -41,6 +42,12 @@ func procCgroups(t *testing.T, pid int) map[string]string {
 		t.Skip("no cgroup v1 hierarchies on this host")
 	}
 	return res
+}
+
+// hostIsCgroup2 reports whether the host runs cgroup v2 only.
+func hostIsCgroup2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // assertCgroupsGone fails if path still exists in any hierarchy.
@@ -86,7 +93,11 @@ func TestCgroupResourcesApplied(t *testing.T) {
 	b.Spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
 
 	// Inside: the container's own cgroup is what it sees mounted.
-	out := lines(b.mustRun(sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max")...))
+	files := "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+	if hostIsCgroup2() {
+		files = "/sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+	}
+	out := lines(b.mustRun(sh("cat " + files)...))
 	if want := []string{"67108864", "50"}; strings.Join(out, " ") != strings.Join(want, " ") {
 		t.Errorf("limits seen in the container: %q, want %q", out, want)
 	}

@@ -100,7 +100,7 @@ func (b *bundle) assertOnlyInit(id string, initPid int) {
 	var procs []int
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		procs = cgroupProcs(filepath.Join("/sys/fs/cgroup/pids", b.cgroupPath(id)))
+		procs = cgroupProcs(filepath.Join(procsHierarchy(b.t), b.cgroupPath(id)))
 		if len(procs) == 1 && procs[0] == initPid {
 			return
 		}

@@ -580,6 +580,26 @@ func cgroupMounts(t *testing.T) []string {
 	return mnts
 }
 
+// procsHierarchy returns the mount point of a hierarchy that lists every
+// process of a cgroup: the v1 pids hierarchy, or the cgroup2 root on a
+// cgroup v2 host.
+func procsHierarchy(t *testing.T) string {
+	t.Helper()
+	var v2 string
+	for _, m := range readMountinfo(t, "self") {
+		if m.fstype == "cgroup" && hasOption(m.superOptions, "pids") {
+			return m.mountpoint
+		}
+		if m.fstype == "cgroup2" && m.mountpoint == "/sys/fs/cgroup" {
+			v2 = m.mountpoint
+		}
+	}
+	if v2 == "" {
+		t.Fatal("neither a cgroup v1 pids hierarchy nor cgroup v2 at /sys/fs/cgroup")
+	}
+	return v2
+}
+
 // mountEntry is one line of /proc/<pid>/mountinfo.
 type mountEntry struct {
 	root, mountpoint, options, fstype, source, superOptions string
