@@ -21,6 +21,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// init keeps the main goroutine of `husk init` on the main thread, the
+// thread-group leader that nsexec.c armed with PR_SET_PDEATHSIG(SIGKILL).
+// The parent-death signal belongs to that one thread, and prepareExec
+// clears it on the thread Init runs on. The runtime unlocks the main
+// goroutine from the main thread once the package init functions are done,
+// so before main.main reaches Init the scheduler may move it to another
+// thread (rare: it takes a preemption in that short window, which a loaded
+// or emulated machine makes likelier). The clear then misses the leader,
+// and when `husk create` exits after "ready" (the init still waits for
+// `start`), the leader's SIGKILL takes the whole process down: `start`
+// finds the container stopped. A LockOSThread in an init function makes
+// main.main run on the main thread (a guarantee of package runtime).
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.LockOSThread()
+	}
+}
+
 // Init is the body of `husk init`, the process husk re-executes to become a
 // container's process. Programs that use libcontainer without the husk
 // binary call it first thing in main when os.Args[1] == "init" (and import
@@ -35,7 +53,14 @@ func Init() {
 		fmt.Fprintln(os.Stderr, "husk init: run by husk only (no sync socket)")
 		os.Exit(1)
 	}
-	err = initMain(sock)
+	if unix.Gettid() != unix.Getpid() {
+		// See init above: off the main thread, clearing the parent-death
+		// signal would not stick and the container would die with its
+		// parent. Fail the create loudly instead.
+		err = errors.New("init runs off the main thread: call libcontainer.Init first thing in main")
+	} else {
+		err = initMain(sock)
+	}
 	// initMain only returns on failure.
 	sendSync(sock, msgError, err.Error(), nil)
 	os.Exit(1)
