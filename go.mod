@@ -13,7 +13,4 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require (
-	cyphar.com/go-pathrs v0.2.5 // indirect
-	github.com/moby/sys/user v0.5.0 // indirect
-)
+require cyphar.com/go-pathrs v0.2.5 // indirect
