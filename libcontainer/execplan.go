@@ -61,10 +61,10 @@ func goOnlyReason(p *configs.Process) string {
 	case len(p.Args) > xpMaxList || len(p.Env) > xpMaxList || len(p.AdditionalGids) > xpMaxList || len(p.Rlimits) > xpMaxList:
 		return "too many entries"
 	}
-	if _, ok := schedAttr(p); !ok {
+	if _, err := schedAttr(p); err != nil {
 		return "scheduler"
 	}
-	if _, ok := ioprioValue(p); !ok {
+	if _, err := ioprioValue(p); err != nil {
 		return "io priority"
 	}
 	if _, ok := capMasks(p.Capabilities); !ok {
@@ -76,49 +76,6 @@ func goOnlyReason(p *configs.Process) string {
 		}
 	}
 	return ""
-}
-
-// schedAttr returns p's scheduler as the kernel's struct sched_attr.
-func schedAttr(p *configs.Process) (*unix.SchedAttr, bool) {
-	s := p.Scheduler
-	if s == nil {
-		return nil, true
-	}
-	pol, ok := schedPolicies[s.Policy]
-	if !ok {
-		return nil, false
-	}
-	attr := &unix.SchedAttr{
-		Size:     unix.SizeofSchedAttr,
-		Policy:   pol,
-		Nice:     s.Nice,
-		Priority: uint32(s.Priority),
-		Runtime:  s.Runtime,
-		Deadline: s.Deadline,
-		Period:   s.Period,
-	}
-	for _, f := range s.Flags {
-		v, ok := schedFlags[f]
-		if !ok {
-			return nil, false
-		}
-		attr.Flags |= v
-	}
-	return attr, true
-}
-
-// ioprioValue returns the ioprio_set(2) value of p's I/O priority, -1 for
-// none.
-func ioprioValue(p *configs.Process) (int, bool) {
-	io := p.IOPriority
-	if io == nil {
-		return -1, true
-	}
-	class, ok := ioprioClasses[io.Class]
-	if !ok {
-		return -1, false
-	}
-	return class<<13 | io.Priority, true
 }
 
 // capMasks returns the bounding, effective, inheritable, permitted and

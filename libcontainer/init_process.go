@@ -190,14 +190,16 @@ var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
 	specs.SchedFlagUtilClampMax: 0x40,
 }
 
-func setScheduler(p *configs.Process) error {
+// schedAttr returns p's scheduler as the kernel's struct sched_attr (nil
+// when p has none). The Go init applies it; the exec plan carries it.
+func schedAttr(p *configs.Process) (*unix.SchedAttr, error) {
 	s := p.Scheduler
 	if s == nil {
-		return nil
+		return nil, nil
 	}
 	pol, ok := schedPolicies[s.Policy]
 	if !ok {
-		return fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
+		return nil, fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
 	}
 	attr := &unix.SchedAttr{
 		Size:     unix.SizeofSchedAttr,
@@ -211,9 +213,17 @@ func setScheduler(p *configs.Process) error {
 	for _, f := range s.Flags {
 		v, ok := schedFlags[f]
 		if !ok {
-			return fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
+			return nil, fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
 		}
 		attr.Flags |= v
+	}
+	return attr, nil
+}
+
+func setScheduler(p *configs.Process) error {
+	attr, err := schedAttr(p)
+	if err != nil || attr == nil {
+		return err
 	}
 	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
 		return fmt.Errorf("process.scheduler: sched_setattr: %w", err)
@@ -227,17 +237,26 @@ var ioprioClasses = map[specs.IOPriorityClass]int{
 	specs.IOPRIO_CLASS_IDLE: 3,
 }
 
-func setIOPriority(p *configs.Process) error {
+// ioprioValue returns the ioprio_set(2) value of p's I/O priority, -1 for
+// none. The Go init applies it; the exec plan carries it.
+func ioprioValue(p *configs.Process) (int, error) {
 	io := p.IOPriority
 	if io == nil {
-		return nil
+		return -1, nil
 	}
 	class, ok := ioprioClasses[io.Class]
 	if !ok {
-		return fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
+		return -1, fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
+	}
+	return class<<13 | io.Priority, nil
+}
+
+func setIOPriority(p *configs.Process) error {
+	prio, err := ioprioValue(p)
+	if err != nil || prio < 0 {
+		return err
 	}
 	const whoProcess = 1
-	prio := class<<13 | io.Priority
 	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, 0, uintptr(prio)); e != 0 {
 		return fmt.Errorf("process.ioPriority: ioprio_set: %w", e)
 	}
