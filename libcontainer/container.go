@@ -137,6 +137,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		trace:      c.trace,
 	}
 	nsBootstrap(s, cfg)
+	s.oomScoreAdj = cfg.Process.OOMScoreAdj
 	if ch, err = spawn(s); err != nil {
 		return nil, err
 	}

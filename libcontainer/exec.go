@@ -122,11 +122,12 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		payload:  &execPayload{ID: c.state.ID, Process: p, Seccomp: filter},
 		// Most processes are set up in C without starting Go in the
 		// container (nsenter/execplan.c); the rest by execInit.
-		execPlan:   encodeExecPlan(p, filter, len(opts.ExtraFiles)),
-		stdio:      [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
-		extraFiles: opts.ExtraFiles,
-		cgroup:     c.mgr,
-		trace:      c.trace,
+		execPlan:    encodeExecPlan(p, filter, len(opts.ExtraFiles)),
+		stdio:       [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
+		extraFiles:  opts.ExtraFiles,
+		cgroup:      c.mgr,
+		trace:       c.trace,
+		oomScoreAdj: p.OOMScoreAdj,
 	}
 	if opts.SubCgroup != "" {
 		if c.mgr == nil || cfg.Cgroup == nil {

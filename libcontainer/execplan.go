@@ -46,7 +46,6 @@ const (
 // exec plan can express it:
 //   - AppArmor and SELinux labels go through package selinux and a
 //     verified procfs;
-//   - oom_score_adj too, through a private procfs (CVE-2025-52881);
 //   - values the Go path rejects with a specific message (unknown
 //     scheduler policy, capability out of range, NUL in a string), so that
 //     the user gets that message.
@@ -56,8 +55,6 @@ func goOnlyReason(p *configs.Process) string {
 		return "apparmor profile"
 	case p.SelinuxLabel != "":
 		return "selinux label"
-	case p.OOMScoreAdj != nil:
-		return "oom_score_adj"
 	case len(p.Args) > xpMaxList || len(p.Env) > xpMaxList || len(p.AdditionalGids) > xpMaxList || len(p.Rlimits) > xpMaxList:
 		return "too many entries"
 	}

@@ -105,12 +105,10 @@ func TestExecPlanEncodesEveryField(t *testing.T) {
 }
 
 func TestExecPlanFallsBackToGo(t *testing.T) {
-	adj := 5
 	base := func() *configs.Process { return &configs.Process{Args: []string{"true"}, Cwd: "/"} }
 	for name, mod := range map[string]func(*configs.Process){
 		"apparmor":      func(p *configs.Process) { p.ApparmorProfile = "x" },
 		"selinux":       func(p *configs.Process) { p.SelinuxLabel = "x" },
-		"oom":           func(p *configs.Process) { p.OOMScoreAdj = &adj },
 		"sched policy":  func(p *configs.Process) { p.Scheduler = &specs.Scheduler{Policy: "SCHED_NOPE"} },
 		"ioprio class":  func(p *configs.Process) { p.IOPriority = &specs.LinuxIOPriority{Class: "NOPE"} },
 		"cap range":     func(p *configs.Process) { p.Capabilities = &configs.Capabilities{Bounding: []int{64}} },
@@ -124,5 +122,12 @@ func TestExecPlanFallsBackToGo(t *testing.T) {
 	}
 	if r := goOnlyReason(base()); r != "" {
 		t.Errorf("a plain process needs Go: %s", r)
+	}
+	// oom_score_adj is nsexec's business (stage0), not a reason for Go.
+	adj := 5
+	withOOM := base()
+	withOOM.OOMScoreAdj = &adj
+	if r := goOnlyReason(withOOM); r != "" {
+		t.Errorf("oom_score_adj needs Go: %s", r)
 	}
 }

@@ -258,7 +258,8 @@ func createState(id string, cfg *configs.Config) *specs.State {
 }
 
 // setupProcess applies the process attributes that need privilege:
-// rlimits, oom_score_adj, scheduler, I/O priority, LSM labels.
+// rlimits, scheduler, I/O priority, LSM labels. (oom_score_adj is set by
+// nsexec.c, before the namespaces, and inherited.)
 func setupProcess(p *configs.Process) error {
 	for _, rl := range p.Rlimits {
 		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
@@ -270,11 +271,6 @@ func setupProcess(p *configs.Process) error {
 					rl.Name, rl.Soft, rl.Hard, err, cur.Max)
 			}
 			return fmt.Errorf("process.rlimits: set %s to soft %d, hard %d: %w", rl.Name, rl.Soft, rl.Hard, err)
-		}
-	}
-	if p.OOMScoreAdj != nil {
-		if err := rootfs.WriteProcSelf("oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj))); err != nil {
-			return fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}
 	if err := setScheduler(p); err != nil {

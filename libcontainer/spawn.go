@@ -61,6 +61,9 @@ type spawnSpec struct {
 	fifo       *os.File // O_PATH fd of exec.fifo (standard init only)
 	cgroup     cgroups.Manager
 	trace      *Trace
+	// oomScoreAdj is written by stage0, on the host's /proc before it
+	// joins any namespace, and inherited from there (nil: leave it).
+	oomScoreAdj *int
 }
 
 // child is a started container process: in its namespaces and cgroup,
@@ -258,6 +261,9 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 
 	env = append(env, "_HUSK_CLONEFLAGS="+strconv.Itoa(s.cloneFlags))
+	if s.oomScoreAdj != nil {
+		env = append(env, "_HUSK_OOMSCOREADJ="+strconv.Itoa(*s.oomScoreAdj))
+	}
 	if s.trace != nil {
 		env = append(env, envTrace+"=1")
 	}

@@ -15,6 +15,9 @@
  *   _HUSK_TIMENS      timens_offsets contents, when a time ns is created
  *   _HUSK_CGROUP_TASKS lines: cgroup v1 "tasks" files to join
  *   _HUSK_CGROUP2     the cgroup v2 directory to join
+ *   _HUSK_OOMSCOREADJ process.oomScoreAdj: written by stage0 to the host's
+ *                     /proc/self/oom_score_adj before any setns (a procfs
+ *                     the container cannot have faked), then inherited
  * (the v1 memory cgroup is not among the tasks files: Go joins it last, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP is then left to Go too)
  *
@@ -302,6 +305,15 @@ void husk_nsexec(void)
 		cgfd = open(s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cgfd < 0)
 			bail(1, "open cgroup %s", s);
+	}
+
+	s = getenv("_HUSK_OOMSCOREADJ");
+	if (s && *s) {
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+			bail(1, "process.oomScoreAdj: write %s to /proc/self/oom_score_adj%s", s,
+			     errno == EACCES ? " (lowering it needs CAP_SYS_RESOURCE)" : "");
+		close(fd);
 	}
 
 	s = getenv("_HUSK_CLONEFLAGS");

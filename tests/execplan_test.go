@@ -70,10 +70,9 @@ func TestExecUsesCPath(t *testing.T) {
 	}
 }
 
-// What the C path leaves to Go still works: oom_score_adj (written
-// through a private procfs by Go) and an AppArmor profile, which husk
-// ignores on a host without AppArmor.
-func TestExecFallsBackToGo(t *testing.T) {
+// oom_score_adj is written by nsexec.c before the namespaces and
+// inherited, so an exec with it stays on the C path.
+func TestExecOOMScoreAdjOnCPath(t *testing.T) {
 	if !isHusk() {
 		t.Skip("--trace is husk's own flag")
 	}
@@ -85,17 +84,27 @@ func TestExecFallsBackToGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, phases := b.initPhases("exec", "--process", proc, id)
-	if !contains(phases, "go-init-start") || contains(phases, "exec-plan") {
-		t.Errorf("init phases %q: want the Go path", phases)
+	if !contains(phases, "exec-plan") || contains(phases, "go-init-start") {
+		t.Errorf("init phases %q: want the C path", phases)
 	}
 	if out != "123\n" {
 		t.Errorf("oom_score_adj %q, want 123", out)
 	}
+}
 
+// What the C path leaves to Go still works: an AppArmor profile, which
+// husk ignores on a host without AppArmor.
+func TestExecFallsBackToGo(t *testing.T) {
+	if !isHusk() {
+		t.Skip("--trace is husk's own flag")
+	}
 	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err == nil && len(b) > 0 && b[0] == 'Y' {
 		t.Skip("AppArmor is enabled here: an unknown profile would fail the exec")
 	}
-	out, phases = b.initPhases("exec", "--apparmor", "husk-test-unconfined", id, "id", "-u")
+	t.Parallel()
+	b := newBundle(t)
+	id, _ := execTarget(t, b)
+	out, phases := b.initPhases("exec", "--apparmor", "husk-test-unconfined", id, "id", "-u")
 	if !contains(phases, "go-init-start") {
 		t.Errorf("init phases %q: want the Go path", phases)
 	}
