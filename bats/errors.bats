@@ -75,9 +75,7 @@ expect_create_failure() {
 
 @test "start of a running or stopped container fails" {
 	id=$(new_id)
-	set_args "$id" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$id"
-	assert_success
+	start_sleeper "$id"
 	run husk start "$id"
 	assert_failure
 	assert_output_contains "cannot start an already running container"
@@ -98,9 +96,7 @@ expect_create_failure() {
 
 @test "delete of a running container without --force fails" {
 	id=$(new_id)
-	set_args "$id" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$id"
-	assert_success
+	start_sleeper "$id"
 	run husk delete "$id"
 	assert_failure
 	assert_output_contains "running"

@@ -5,13 +5,6 @@
 
 load helpers
 
-# start_sleeper ID runs a detached container that sleeps.
-start_sleeper() {
-	set_args "$1" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$1"
-	assert_success
-}
-
 # cgroup_procs ID prints the PIDs in the container's pids cgroup.
 cgroup_procs() {
 	cat "/sys/fs/cgroup/pids/$CG_PARENT/$1/cgroup.procs"

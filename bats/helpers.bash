@@ -228,3 +228,10 @@ assert_status() {
 		return 1
 	fi
 }
+
+# start_sleeper ID runs a detached container that sleeps.
+start_sleeper() {
+	set_args "$1" '["sleep", "1000"]'
+	husk_bg run -d --bundle "$BUNDLE" "$1"
+	assert_success
+}

@@ -56,9 +56,7 @@ wait_sig() {
 
 @test "kill with an unknown signal fails and names it" {
 	id=$(new_id)
-	set_args "$id" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$id"
-	assert_success
+	start_sleeper "$id"
 	run husk kill "$id" NOTASIGNAL
 	assert_failure
 	assert_output_contains 'unknown signal'

@@ -71,9 +71,7 @@ load helpers
 
 @test "delete --force of a running container" {
 	id=$(new_id)
-	set_args "$id" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$id"
-	assert_success
+	start_sleeper "$id"
 	run husk delete --force "$id"
 	assert_success
 	assert_no_leftovers "$id"
@@ -89,9 +87,7 @@ load helpers
 
 @test "pause and resume" {
 	id=$(new_id)
-	set_args "$id" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$id"
-	assert_success
+	start_sleeper "$id"
 	run husk pause "$id"
 	assert_success
 	[ "$(state_field "$id" status)" = paused ]

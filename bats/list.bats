@@ -22,9 +22,7 @@ load helpers
 	husk_bg create --bundle "$BUNDLE" "$id1"
 	assert_success
 	id2=$(new_id)
-	set_args "$id2" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$id2"
-	assert_success
+	start_sleeper "$id2"
 
 	run husk list
 	assert_success

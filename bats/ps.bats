@@ -5,9 +5,7 @@ load helpers
 
 @test "ps lists the container's processes" {
 	id=$(new_id)
-	set_args "$id" '["sleep", "1000"]'
-	husk_bg run -d --bundle "$BUNDLE" "$id"
-	assert_success
+	start_sleeper "$id"
 	pid=$(state_field "$id" pid)
 
 	run husk ps --format json "$id"
