@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/husk-runtime/husk/cgroups"
@@ -136,19 +137,18 @@ func payloadFile(v any) (*os.File, error) {
 	return f, nil
 }
 
-var devNull struct {
-	f   *os.File
-	err error
-}
+// devNull is opened once per process and shared by every child that gets
+// no stdio; a sync.OnceValues, since library users may create containers
+// from several goroutines.
+var devNull = sync.OnceValues(func() (*os.File, error) {
+	return os.OpenFile(os.DevNull, os.O_RDWR, 0)
+})
 
 func stdioFile(f *os.File) (*os.File, error) {
 	if f != nil {
 		return f, nil
 	}
-	if devNull.f == nil && devNull.err == nil {
-		devNull.f, devNull.err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	}
-	return devNull.f, devNull.err
+	return devNull()
 }
 
 // spawn starts the child and walks it through nsexec: it returns once the
