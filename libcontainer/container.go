@@ -136,6 +136,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		cgroup:     c.mgr,
 		trace:      c.trace,
 	}
+	if s.execPlan, err = encodeInitPlan(id, cfg, filter, len(opts.ExtraFiles)); err != nil {
+		return nil, err
+	}
 	nsBootstrap(s, cfg)
 	s.oomScoreAdj = cfg.Process.OOMScoreAdj
 	if ch, err = spawn(s); err != nil {

@@ -113,9 +113,16 @@ func encodeExecPlan(p *configs.Process, filter *seccomp.Program, extra int) []by
 	if goOnlyReason(p) != "" {
 		return nil
 	}
-	ne := binary.NativeEndian
 	w := &planWriter{b: make([]byte, 0, 512+8*len(filterOrNil(filter)))}
 	w.b = append(w.b, xpMagic...)
+	appendProcessPlan(w, p, filter, extra)
+	return w.b
+}
+
+// appendProcessPlan appends the records of p, its filter and the number of
+// preserved fds: what an exec plan and an init plan share.
+func appendProcessPlan(w *planWriter, p *configs.Process, filter *seccomp.Program, extra int) {
+	ne := binary.NativeEndian
 	for _, a := range p.Args {
 		w.str(xpArg, a)
 	}
@@ -181,7 +188,6 @@ func encodeExecPlan(p *configs.Process, filter *seccomp.Program, extra int) []by
 		w.rec(xpSeccomp, v)
 	}
 	w.u32(xpNFDs, uint32(extra))
-	return w.b
 }
 
 func filterOrNil(p *seccomp.Program) []unix.SockFilter {

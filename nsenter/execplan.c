@@ -32,6 +32,7 @@
 #include <termios.h>
 
 #include "execplan.h"
+#include "plan_internal.h"
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -50,37 +51,10 @@
 #define CAP_LAST_KNOWN 40 /* CAP_CHECKPOINT_RESTORE, as package caps */
 #define MAX_LIST 4096     /* args, env vars, groups, rlimits */
 
-struct rlim_rec {
-	int resource;
-	uint64_t soft, hard;
-	char *name;
-};
-
-struct plan {
-	char **argv, **envp;
-	int argc, envc;
-	char *cwd;
-	uint32_t uid, gid, umask;
-	uint32_t *groups;
-	int ngroups;
-	uint64_t caps[5]; /* bounding, effective, inheritable, permitted, ambient */
-	struct rlim_rec *rlimits;
-	int nrlimits;
-	int nnp;
-	unsigned char *sched; /* raw struct sched_attr, or NULL */
-	uint32_t sched_len;
-	int has_ioprio, ioprio;
-	int tty, tty_has_size;
-	uint16_t tty_rows, tty_cols;
-	struct sock_filter *filter;
-	int filter_len;
-	uint32_t seccomp_flags, seccomp_notify;
-	uint32_t nfds;
-};
-
 enum { CAP_BND, CAP_EFF, CAP_INH, CAP_PRM, CAP_AMB };
 
 static int sock = -1;
+int xp_late;
 
 /* Phases timed for `husk --trace` (_HUSK_TRACE), named like the Go path's
  * (initTracer) and sent with "ready"; "exec-plan" spans the whole C set-up
@@ -90,7 +64,7 @@ struct phase {
 	long long start, end;
 };
 static int tracing, nphases;
-static struct phase phases[4];
+static struct phase phases[8];
 
 /* --- messages ------------------------------------------------------- */
 
@@ -115,7 +89,7 @@ static size_t json_append(char *out, size_t pos, size_t cap, const char *s)
 /* send_msg sends {"type":type[,"msg":msg]} with fd attached when >= 0,
  * exactly what sendSync in Go writes. The msg is JSON-escaped unless raw
  * (already JSON text, for the trace). */
-static int send_msg(const char *type, const char *msg, int fd)
+int xp_send_msg(const char *type, const char *msg, int fd)
 {
 	char buf[8192], cbuf[CMSG_SPACE(sizeof(int))];
 	size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"%s\"", type);
@@ -153,7 +127,7 @@ static int send_msg(const char *type, const char *msg, int fd)
 
 /* errtext is strerror with a lower-case first letter, as Go prints errnos
  * ("no such file or directory"). */
-static const char *errtext(int err, char *buf, size_t len)
+const char *xp_errtext(int err, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", strerror(err));
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
@@ -163,8 +137,7 @@ static const char *errtext(int err, char *buf, size_t len)
 
 /* fail reports an error to the parent and exits; err != 0 appends its
  * text after ": ". */
-static void __attribute__((noreturn, format(printf, 2, 3)))
-fail(int err, const char *fmt, ...)
+void xp_fail(int err, const char *fmt, ...)
 {
 	char msg[4096], e[128];
 	va_list ap;
@@ -174,8 +147,13 @@ fail(int err, const char *fmt, ...)
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (err && n >= 0 && n < (int)sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - n, ": %s", errtext(err, e, sizeof(e)));
-	send_msg("error", msg, -1);
+		snprintf(msg + n, sizeof(msg) - n, ": %s", xp_errtext(err, e, sizeof(e)));
+	if (xp_late) {
+		/* The parent has gone: the container's stderr is all there is. */
+		dprintf(2, "husk init: %s\n", msg);
+		_exit(1);
+	}
+	xp_send_msg("error", msg, -1);
 	_exit(1);
 }
 
@@ -186,7 +164,7 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int phase_begin(const char *name)
+int xp_phase_begin(const char *name)
 {
 	if (!tracing || nphases == (int)(sizeof(phases) / sizeof(phases[0])))
 		return -1;
@@ -195,7 +173,7 @@ static int phase_begin(const char *name)
 	return nphases++;
 }
 
-static void phase_end(int i)
+void xp_phase_end(int i)
 {
 	if (i >= 0)
 		phases[i].end = now_ns();
@@ -203,14 +181,14 @@ static void phase_end(int i)
 
 /* --- reading the plan ------------------------------------------------ */
 
-static char *xstrndup(const unsigned char *p, uint32_t n)
+char *xp_strndup(const unsigned char *p, uint32_t n)
 {
 	char *s;
 	if (memchr(p, '\0', n))
-		fail(0, "exec plan: string with a NUL byte");
+		xp_fail(0, "exec plan: string with a NUL byte");
 	s = malloc((size_t)n + 1);
 	if (!s)
-		fail(ENOMEM, "exec plan");
+		xp_fail(ENOMEM, "exec plan");
 	memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
@@ -218,24 +196,24 @@ static char *xstrndup(const unsigned char *p, uint32_t n)
 
 /* grow makes room in list (count used) for one more element and a
  * terminator. */
-static void *grow(void *list, int count, size_t elem)
+void *xp_grow(void *list, int count, size_t elem)
 {
 	void *p;
 	if (count >= MAX_LIST)
-		fail(0, "exec plan: too many entries");
+		xp_fail(0, "exec plan: too many entries");
 	p = realloc(list, (size_t)(count + 2) * elem);
 	if (!p)
-		fail(ENOMEM, "exec plan");
+		xp_fail(ENOMEM, "exec plan");
 	return p;
 }
 
-static uint32_t get_u32(const unsigned char *v) { uint32_t x; memcpy(&x, v, 4); return x; }
-static uint64_t get_u64(const unsigned char *v) { uint64_t x; memcpy(&x, v, 8); return x; }
+uint32_t xp_u32(const unsigned char *v) { uint32_t x; memcpy(&x, v, 4); return x; }
+uint64_t xp_u64(const unsigned char *v) { uint64_t x; memcpy(&x, v, 8); return x; }
 
 static void need_len(uint32_t tag, uint32_t len, uint32_t want)
 {
 	if (len < want)
-		fail(0, "exec plan: record %u too short (%u bytes)", tag, len);
+		xp_fail(0, "exec plan: record %u too short (%u bytes)", tag, len);
 }
 
 /* read_plan reads the payload memfd whole and decodes it. The buffer stays
@@ -247,23 +225,23 @@ static void read_plan(int fd, struct plan *p)
 	size_t off = 0;
 
 	if (fstat(fd, &st) < 0)
-		fail(errno, "exec plan: fstat");
+		xp_fail(errno, "exec plan: fstat");
 	if (st.st_size < XP_MAGIC_LEN || st.st_size > (64 << 20))
-		fail(0, "exec plan: bad size %lld", (long long)st.st_size);
+		xp_fail(0, "exec plan: bad size %lld", (long long)st.st_size);
 	buf = malloc((size_t)st.st_size);
 	if (!buf)
-		fail(ENOMEM, "exec plan");
+		xp_fail(ENOMEM, "exec plan");
 	while (off < (size_t)st.st_size) {
 		ssize_t n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			fail(n < 0 ? errno : EIO, "exec plan: read");
+			xp_fail(n < 0 ? errno : EIO, "exec plan: read");
 		off += (size_t)n;
 	}
 	close(fd);
 	if (memcmp(buf, XP_MAGIC, XP_MAGIC_LEN))
-		fail(0, "exec plan: bad magic");
+		xp_fail(0, "exec plan: bad magic");
 
 	memset(p, 0, sizeof(*p));
 	p->umask = 022;
@@ -274,60 +252,60 @@ static void read_plan(int fd, struct plan *p)
 		unsigned char *v;
 
 		if (end - cur < 8)
-			fail(0, "exec plan: truncated record");
-		tag = get_u32(cur);
-		len = get_u32(cur + 4);
+			xp_fail(0, "exec plan: truncated record");
+		tag = xp_u32(cur);
+		len = xp_u32(cur + 4);
 		v = cur + 8;
 		if ((size_t)(end - v) < len)
-			fail(0, "exec plan: record %u overruns the plan", tag);
+			xp_fail(0, "exec plan: record %u overruns the plan", tag);
 		cur = v + len;
 		switch (tag) {
 		case XP_ARG:
-			p->argv = grow(p->argv, p->argc, sizeof(char *));
-			p->argv[p->argc++] = xstrndup(v, len);
+			p->argv = xp_grow(p->argv, p->argc, sizeof(char *));
+			p->argv[p->argc++] = xp_strndup(v, len);
 			p->argv[p->argc] = NULL;
 			break;
 		case XP_ENV:
-			p->envp = grow(p->envp, p->envc, sizeof(char *));
-			p->envp[p->envc++] = xstrndup(v, len);
+			p->envp = xp_grow(p->envp, p->envc, sizeof(char *));
+			p->envp[p->envc++] = xp_strndup(v, len);
 			p->envp[p->envc] = NULL;
 			break;
 		case XP_CWD:
-			p->cwd = xstrndup(v, len);
+			p->cwd = xp_strndup(v, len);
 			break;
 		case XP_UID:
 			need_len(tag, len, 4);
-			p->uid = get_u32(v);
+			p->uid = xp_u32(v);
 			break;
 		case XP_GID:
 			need_len(tag, len, 4);
-			p->gid = get_u32(v);
+			p->gid = xp_u32(v);
 			break;
 		case XP_GROUPS:
 			if (len / 4 > MAX_LIST)
-				fail(0, "exec plan: too many groups");
+				xp_fail(0, "exec plan: too many groups");
 			p->ngroups = (int)(len / 4);
 			p->groups = malloc(len + 4);
 			if (!p->groups)
-				fail(ENOMEM, "exec plan");
+				xp_fail(ENOMEM, "exec plan");
 			memcpy(p->groups, v, (size_t)p->ngroups * 4);
 			break;
 		case XP_UMASK:
 			need_len(tag, len, 4);
-			p->umask = get_u32(v);
+			p->umask = xp_u32(v);
 			break;
 		case XP_CAPS:
 			need_len(tag, len, 40);
 			for (int i = 0; i < 5; i++)
-				p->caps[i] = get_u64(v + 8 * i);
+				p->caps[i] = xp_u64(v + 8 * i);
 			break;
 		case XP_RLIMIT:
 			need_len(tag, len, 24);
-			p->rlimits = grow(p->rlimits, p->nrlimits, sizeof(struct rlim_rec));
-			p->rlimits[p->nrlimits].resource = (int)get_u32(v);
-			p->rlimits[p->nrlimits].soft = get_u64(v + 8);
-			p->rlimits[p->nrlimits].hard = get_u64(v + 16);
-			p->rlimits[p->nrlimits].name = xstrndup(v + 24, len - 24);
+			p->rlimits = xp_grow(p->rlimits, p->nrlimits, sizeof(struct rlim_rec));
+			p->rlimits[p->nrlimits].resource = (int)xp_u32(v);
+			p->rlimits[p->nrlimits].soft = xp_u64(v + 8);
+			p->rlimits[p->nrlimits].hard = xp_u64(v + 16);
+			p->rlimits[p->nrlimits].name = xp_strndup(v + 24, len - 24);
 			p->nrlimits++;
 			break;
 		case XP_NNP:
@@ -341,40 +319,43 @@ static void read_plan(int fd, struct plan *p)
 		case XP_IOPRIO:
 			need_len(tag, len, 4);
 			p->has_ioprio = 1;
-			p->ioprio = (int)get_u32(v);
+			p->ioprio = (int)xp_u32(v);
 			break;
 		case XP_TTY:
 			need_len(tag, len, 8);
 			p->tty = 1;
-			p->tty_has_size = get_u32(v) != 0;
+			p->tty_has_size = xp_u32(v) != 0;
 			memcpy(&p->tty_rows, v + 4, 2);
 			memcpy(&p->tty_cols, v + 6, 2);
 			break;
 		case XP_SECCOMP:
 			need_len(tag, len, 8);
-			p->seccomp_flags = get_u32(v);
-			p->seccomp_notify = get_u32(v + 4);
+			p->seccomp_flags = xp_u32(v);
+			p->seccomp_notify = xp_u32(v + 4);
 			p->filter_len = (int)((len - 8) / sizeof(struct sock_filter));
 			/* Copied: the records are not aligned for sock_filter. */
 			p->filter = malloc((size_t)p->filter_len * sizeof(struct sock_filter) + 1);
 			if (!p->filter)
-				fail(ENOMEM, "exec plan");
+				xp_fail(ENOMEM, "exec plan");
 			memcpy(p->filter, v + 8, (size_t)p->filter_len * sizeof(struct sock_filter));
 			break;
 		case XP_NFDS:
 			need_len(tag, len, 4);
-			p->nfds = get_u32(v);
+			p->nfds = xp_u32(v);
 			break;
 		default:
-			fail(0, "exec plan: unknown record %u", tag);
+			if (!xp_init_record(p, tag, v, len))
+				xp_fail(0, "exec plan: unknown record %u", tag);
 		}
 	}
+	if (p->init && !p->init->rootfs)
+		xp_fail(0, "exec plan: init without a rootfs");
 	if (p->argc == 0)
-		fail(0, "exec plan: no args");
+		xp_fail(0, "exec plan: no args");
 	if (!p->cwd)
-		fail(0, "exec plan: no cwd");
+		xp_fail(0, "exec plan: no cwd");
 	if (!p->envp) {
-		p->envp = grow(NULL, 0, sizeof(char *));
+		p->envp = xp_grow(NULL, 0, sizeof(char *));
 		p->envp[0] = NULL;
 	}
 }
@@ -389,28 +370,28 @@ static void setup_console(const struct plan *p)
 
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
-		fail(errno, "open /dev/ptmx");
+		xp_fail(errno, "open /dev/ptmx");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-		fail(errno, "unlock pty");
+		xp_fail(errno, "unlock pty");
 	/* The peer by TIOCGPTPEER, never by a path (CVE-2025-52565). */
 	peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	if (peer < 0)
-		fail(errno, "open pty peer");
+		xp_fail(errno, "open pty peer");
 	if (p->tty_has_size) {
 		struct winsize ws = {.ws_row = p->tty_rows, .ws_col = p->tty_cols};
 		if (ioctl(peer, TIOCSWINSZ, &ws) < 0)
-			fail(errno, "set console size");
+			xp_fail(errno, "set console size");
 	}
-	if (send_msg("console", NULL, master) < 0)
-		fail(errno, "send \"console\" to the sync socket");
+	if (xp_send_msg("console", NULL, master) < 0)
+		xp_fail(errno, "send \"console\" to the sync socket");
 	close(master);
 	if (setsid() < 0)
-		fail(errno, "setsid");
+		xp_fail(errno, "setsid");
 	if (ioctl(peer, TIOCSCTTY, 0) < 0)
-		fail(errno, "set controlling terminal");
+		xp_fail(errno, "set controlling terminal");
 	for (int i = 0; i < 3; i++)
 		if (dup3(peer, i, 0) < 0)
-			fail(errno, "dup pty to fd %d", i);
+			xp_fail(errno, "dup pty to fd %d", i);
 	if (peer > 2)
 		close(peer);
 }
@@ -430,11 +411,11 @@ static void set_rlimits(const struct plan *p)
 		prlimit(0, r->resource, NULL, &cur);
 		if (err == EPERM && r->hard > (uint64_t)cur.rlim_max) {
 			char e[128];
-			fail(0, "process.rlimits: set %s to soft %llu, hard %llu: %s: the hard limit cannot be raised above the runtime's own (%llu) without CAP_SYS_RESOURCE",
+			xp_fail(0, "process.rlimits: set %s to soft %llu, hard %llu: %s: the hard limit cannot be raised above the runtime's own (%llu) without CAP_SYS_RESOURCE",
 			     r->name, (unsigned long long)r->soft, (unsigned long long)r->hard,
-			     errtext(err, e, sizeof(e)), (unsigned long long)cur.rlim_max);
+			     xp_errtext(err, e, sizeof(e)), (unsigned long long)cur.rlim_max);
 		}
-		fail(err, "process.rlimits: set %s to soft %llu, hard %llu", r->name,
+		xp_fail(err, "process.rlimits: set %s to soft %llu, hard %llu", r->name,
 		     (unsigned long long)r->soft, (unsigned long long)r->hard);
 	}
 }
@@ -447,23 +428,23 @@ static void set_scheduler(const struct plan *p)
 	 * kernel reads. */
 	uint64_t attr[16];
 	if (p->sched_len > sizeof(attr))
-		fail(0, "exec plan: sched_attr too long");
+		xp_fail(0, "exec plan: sched_attr too long");
 	memset(attr, 0, sizeof(attr));
 	memcpy(attr, p->sched, p->sched_len);
 	if (syscall(SYS_sched_setattr, 0, attr, 0) < 0)
-		fail(errno, "process.scheduler: sched_setattr");
+		xp_fail(errno, "process.scheduler: sched_setattr");
 }
 
 static void set_ioprio(const struct plan *p)
 {
 	if (p->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->ioprio) < 0)
-		fail(errno, "process.ioPriority: ioprio_set");
+		xp_fail(errno, "process.ioPriority: ioprio_set");
 }
 
 static void set_no_new_privs(const struct plan *p)
 {
 	if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+		xp_fail(errno, "prctl(PR_SET_NO_NEW_PRIVS)");
 }
 
 static int executable(const char *path)
@@ -487,7 +468,7 @@ static char *look_path(const struct plan *p)
 
 	if (strchr(file, '/')) {
 		if ((err = executable(file)))
-			fail(err, "exec: \"%s\"", file);
+			xp_fail(err, "exec: \"%s\"", file);
 		return (char *)file;
 	}
 	for (int i = 0; i < p->envc; i++)
@@ -499,7 +480,7 @@ static char *look_path(const struct plan *p)
 		char *cand = malloc(dlen + strlen(file) + 3);
 
 		if (!cand)
-			fail(ENOMEM, "exec: \"%s\"", file);
+			xp_fail(ENOMEM, "exec: \"%s\"", file);
 		if (dlen == 0)
 			sprintf(cand, "./%s", file);
 		else
@@ -511,7 +492,7 @@ static char *look_path(const struct plan *p)
 			break;
 		dir = colon + 1;
 	}
-	fail(0, "exec: \"%s\": executable file not found in $PATH", file);
+	xp_fail(0, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
 /* join_late_cgroup: joinLateCgroup in Go. The v1 memory cgroup's tasks
@@ -526,11 +507,11 @@ static void join_late_cgroup(void)
 		int err = errno;
 		close(fd);
 		if (n != 1)
-			fail(n < 0 ? err : EIO, "join the memory cgroup");
+			xp_fail(n < 0 ? err : EIO, "join the memory cgroup");
 	}
 	s = getenv("_HUSK_LATE_CGROUPNS");
 	if (s && *s && unshare(CLONE_NEWCGROUP) < 0)
-		fail(errno, "unshare cgroup namespace");
+		xp_fail(errno, "unshare cgroup namespace");
 }
 
 /* install_seccomp: seccomp.Install in Go, on this (the only) thread.
@@ -542,18 +523,18 @@ static int install_seccomp(const struct plan *p)
 	long r;
 
 	if (p->filter_len == 0)
-		fail(0, "linux.seccomp: install seccomp filter: empty program");
+		xp_fail(0, "linux.seccomp: install seccomp filter: empty program");
 	if (p->filter_len > BPF_MAXINSNS)
-		fail(0, "linux.seccomp: install seccomp filter: program longer than %d instructions", BPF_MAXINSNS);
+		xp_fail(0, "linux.seccomp: install seccomp filter: program longer than %d instructions", BPF_MAXINSNS);
 	if (listener != (p->seccomp_notify != 0))
-		fail(0, "linux.seccomp: install seccomp filter: notify and the NEW_LISTENER flag disagree");
+		xp_fail(0, "linux.seccomp: install seccomp filter: notify and the NEW_LISTENER flag disagree");
 	prog.len = (unsigned short)p->filter_len;
 	prog.filter = p->filter;
 	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog);
 	if (r < 0) {
 		if (errno == EACCES)
-			fail(0, "linux.seccomp: install seccomp filter: permission denied (set no_new_privs first or hold CAP_SYS_ADMIN)");
-		fail(errno, "linux.seccomp: install seccomp filter");
+			xp_fail(0, "linux.seccomp: install seccomp filter: permission denied (set no_new_privs first or hold CAP_SYS_ADMIN)");
+		xp_fail(errno, "linux.seccomp: install seccomp filter");
 	}
 	return listener ? (int)r : -1;
 }
@@ -588,37 +569,37 @@ static void set_credentials(const struct plan *p)
 			continue;
 		/* A capability the kernel does not know (EINVAL) is skipped. */
 		if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) < 0 && errno != EINVAL)
-			fail(errno, "process.capabilities.bounding: drop capability %d from bounding set", c);
+			xp_fail(errno, "process.capabilities.bounding: drop capability %d from bounding set", c);
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		fail(errno, "prctl PR_SET_KEEPCAPS 1");
+		xp_fail(errno, "prctl PR_SET_KEEPCAPS 1");
 	/* Raw syscalls: no libc credential broadcast (one thread anyway). In a
 	 * user namespace with setgroups denied only an empty list can be set,
 	 * and that is what an empty config asks for. */
 	if (syscall(SYS_setgroups, p->ngroups, p->groups) < 0 && !(errno == EPERM && p->ngroups == 0))
-		fail(errno, "process.user.additionalGids: setgroups");
+		xp_fail(errno, "process.user.additionalGids: setgroups");
 	if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
-		fail(errno, "process.user.gid: setresgid %u", p->gid);
+		xp_fail(errno, "process.user.gid: setresgid %u", p->gid);
 	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
-		fail(errno, "process.user.uid: setresuid %u", p->uid);
+		xp_fail(errno, "process.user.uid: setresuid %u", p->uid);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		fail(errno, "prctl PR_SET_KEEPCAPS 0");
+		xp_fail(errno, "prctl PR_SET_KEEPCAPS 0");
 	for (int i = 0; i < 2; i++) {
 		data[i].effective = (uint32_t)(p->caps[CAP_EFF] >> (32 * i));
 		data[i].permitted = (uint32_t)(p->caps[CAP_PRM] >> (32 * i));
 		data[i].inheritable = (uint32_t)(p->caps[CAP_INH] >> (32 * i));
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		fail(errno, "process.capabilities: capset (effective %#llx, permitted %#llx, inheritable %#llx)",
+		xp_fail(errno, "process.capabilities: capset (effective %#llx, permitted %#llx, inheritable %#llx)",
 		     (unsigned long long)p->caps[CAP_EFF], (unsigned long long)p->caps[CAP_PRM],
 		     (unsigned long long)p->caps[CAP_INH]);
 	/* Kernels before 4.3 have no ambient set (EINVAL): fine if none is
 	 * asked for. */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && (errno != EINVAL || amb))
-		fail(errno, "process.capabilities: clear ambient capabilities");
+		xp_fail(errno, "process.capabilities: clear ambient capabilities");
 	for (int c = 0; c < 64; c++)
 		if ((amb & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)c, 0, 0) < 0)
-			fail(errno, "process.capabilities: raise ambient capability %d (must be permitted and inheritable)", c);
+			xp_fail(errno, "process.capabilities: raise ambient capability %d (must be permitted and inheritable)", c);
 	umask(p->umask);
 }
 
@@ -630,9 +611,9 @@ static void enter_cwd(const struct plan *p)
 	char buf[4096];
 
 	if (chdir(p->cwd) < 0)
-		fail(errno, "process.cwd: chdir %s", p->cwd);
+		xp_fail(errno, "process.cwd: chdir %s", p->cwd);
 	if (syscall(SYS_getcwd, buf, sizeof(buf)) < 0 || buf[0] != '/')
-		fail(0, "process.cwd: %s is outside the container", p->cwd);
+		xp_fail(0, "process.cwd: %s is outside the container", p->cwd);
 }
 
 /* close_extra_fds: every fd past the preserved ones becomes close-on-exec,
@@ -640,7 +621,7 @@ static void enter_cwd(const struct plan *p)
 static void close_extra_fds(const struct plan *p)
 {
 	if (syscall(SYS_close_range, 3 + p->nfds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		fail(errno, "close_range");
+		xp_fail(errno, "close_range");
 }
 
 /* send_ready sends "ready" with the trace's phases, a JSON array inside
@@ -650,7 +631,7 @@ static void send_ready(int whole)
 	char msg[1024];
 	size_t n = 0;
 
-	phase_end(whole);
+	xp_phase_end(whole);
 	if (tracing) {
 		msg[n++] = '[';
 		for (int i = 0; i < nphases; i++)
@@ -658,8 +639,35 @@ static void send_ready(int whole)
 					      i ? "," : "", phases[i].name, phases[i].start, phases[i].end);
 		snprintf(msg + n, sizeof(msg) - n, "]");
 	}
-	if (send_msg("ready", tracing ? msg : NULL, -1) < 0)
-		fail(errno, "send \"ready\" to the sync socket");
+	if (xp_send_msg("ready", tracing ? msg : NULL, -1) < 0)
+		xp_fail(errno, "send \"ready\" to the sync socket");
+}
+
+/* wait_for_start blocks a container's first process until `start` opens
+ * the exec fifo for reading. The fd is an O_PATH handle from the parent:
+ * reopened through /proc/self/fd whatever this process can see of the
+ * state directory. The fifo stays open, execve closes it: that tells
+ * `start` the program runs. From here on the parent may be gone, so
+ * errors go to the container's stderr (xp_late). */
+static void wait_for_start(void)
+{
+	const char *s = getenv("_HUSK_FIFOFD");
+	char path[64];
+	int fd, fifo;
+
+	close(sock);
+	sock = -1;
+	xp_late = 1;
+	if (!s || !*s)
+		xp_fail(0, "open exec fifo: no fd");
+	fifo = atoi(s);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		xp_fail(errno, "open exec fifo");
+	if (write(fd, "0", 1) != 1)
+		xp_fail(errno, "write exec fifo");
+	close(fifo);
 }
 
 void husk_exec_plan(int syncfd)
@@ -671,20 +679,33 @@ void husk_exec_plan(int syncfd)
 
 	sock = syncfd;
 	tracing = getenv("_HUSK_TRACE") != NULL;
-	whole = phase_begin("exec-plan");
 	s = getenv("_HUSK_PAYLOADFD");
 	if (!s || !*s)
-		fail(0, "missing config fd");
+		xp_fail(0, "missing config fd");
+	whole = xp_phase_begin("exec-plan");
 	read_plan(atoi(s), &p);
-
+	if (p.init) {
+		/* standardInit's order: the container's own set-up, the root
+		 * filesystem, the cwd, then what must come last in it. */
+		if (whole >= 0)
+			phases[whole].name = "init-plan";
+		ph = xp_phase_begin("rootfs-prepare");
+		xp_init_prelude(p.init);
+		xp_rootfs_prepare(p.init, sock);
+		xp_phase_end(ph);
+		xp_mkdir_cwd(p.cwd);
+		ph = xp_phase_begin("rootfs-finalize");
+		xp_rootfs_finalize(p.init);
+		xp_phase_end(ph);
+	}
 	if (p.tty)
 		setup_console(&p);
-	ph = phase_begin("process-setup");
+	ph = xp_phase_begin("process-setup");
 	set_rlimits(&p);
 	set_scheduler(&p);
 	set_ioprio(&p);
 	set_no_new_privs(&p);
-	phase_end(ph);
+	xp_phase_end(ph);
 	path = look_path(&p);
 	/* Into the memory cgroup while still privileged, before seccomp could
 	 * forbid it. */
@@ -694,27 +715,29 @@ void husk_exec_plan(int syncfd)
 	 * CAP_SYS_ADMIN, about to be lost; a listener must reach the parent. */
 	late_seccomp = p.filter && p.nnp && !p.seccomp_notify;
 	if (p.filter && !late_seccomp) {
-		ph = phase_begin("seccomp");
+		ph = xp_phase_begin("seccomp");
 		notify = install_seccomp(&p);
-		phase_end(ph);
+		xp_phase_end(ph);
 	}
-	ph = phase_begin("credentials");
+	ph = xp_phase_begin("credentials");
 	set_credentials(&p);
-	phase_end(ph);
+	xp_phase_end(ph);
 	enter_cwd(&p);
 	close_extra_fds(&p);
 	if (notify >= 0) {
-		if (send_msg("seccomp", NULL, notify) < 0)
-			fail(errno, "send \"seccomp\" to the sync socket");
+		if (xp_send_msg("seccomp", NULL, notify) < 0)
+			xp_fail(errno, "send \"seccomp\" to the sync socket");
 		close(notify);
 	}
 	/* The parent may exit once it has "ready" (exec --detach). */
 	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
-		fail(errno, "prctl(PR_SET_PDEATHSIG)");
+		xp_fail(errno, "prctl(PR_SET_PDEATHSIG)");
 	send_ready(whole);
+	if (p.init)
+		wait_for_start();
 	if (late_seccomp)
 		install_seccomp(&p);
 	/* On success execve closes the sync socket: the parent's signal. */
 	execve(path, p.argv, p.envp);
-	fail(errno, "exec %s", p.argv[0]);
+	xp_fail(errno, "exec %s", p.argv[0]);
 }

@@ -1,6 +1,7 @@
 /*
- * The exec plan: how `husk exec` tells the container process what to do
- * when it runs in C (execplan.c) instead of starting the Go runtime.
+ * The exec plan: how `husk exec` (and `create`, for a container's first
+ * process: an "init plan") tells the container process what to do when it
+ * runs in C (execplan.c, initplan.c) instead of starting the Go runtime.
  *
  * The parent (libcontainer/execplan.go, the only encoder) writes the plan
  * into the payload memfd ($_HUSK_PAYLOADFD) and sets _HUSK_EXECPLAN=1;
@@ -38,9 +39,38 @@
  *                 struct sock_filter[n]
  *   NFDS    15    u32: preserved fds (3 .. 3+n-1 stay open)
  *
- * What the plan cannot express (AppArmor profile, SELinux label,
- * oom_score_adj) makes the parent use the Go path instead; see
- * libcontainer/execplan.go.
+ * An init plan has INIT and the container's records (initplan.c does what
+ * libcontainer.standardInit and package rootfs do in Go, in their order):
+ *
+ *   INIT      32  empty: this is a container's first process; the exec
+ *                 fifo's O_PATH fd is $_HUSK_FIFOFD
+ *   KEYRING   33  string: session keyring to join ("_ses.<id>")
+ *   HOSTNAME  34  string
+ *   DOMAIN    35  string
+ *   ROOTFS    36  string: the rootfs, an absolute path (required)
+ *   ROOTPROP  37  u32: MS_* propagation of "/" (recursive)
+ *   MOUNT     38  u32 kind (1 new fs, 2 bind, 3 cgroup v1 layout),
+ *                 u32 flags, u32 cleared flags, u32 n, u64 attr_set,
+ *                 u64 attr_clr, u32 propagation[n], then the strings
+ *                 destination, source, fstype, data, each u32 len + bytes;
+ *                 kind 3 goes on with u32 h and h pairs of strings
+ *                 (directory name, host directory to bind there)
+ *   DEVICE    39  u32 mode (S_IF* | permissions), u32 major, u32 minor,
+ *                 u32 uid, u32 gid, then the path
+ *   DEVFLAGS  40  u32: 1 /dev is bound from the host, 2 /dev/pts is
+ *                 mounted, 4 the host has /proc/kcore
+ *   RO_PATH   41  string: a linux.readonlyPaths entry
+ *   MASK_PATH 42  string: a linux.maskedPaths entry
+ *   DEV_RO    43  u32 flags, u32 cleared: remount /dev read-only last
+ *   ROOT_RO   44  empty: root.readonly
+ *   NOPIVOT   45  empty: move the rootfs onto / and chroot
+ *   HOOKS     46  empty: ask the parent to run the createRuntime hooks
+ *                 before pivot_root ("hooks", wait for "hooks-done")
+ *
+ * What the plan cannot express (AppArmor profile, SELinux label; for an
+ * init a user namespace, a terminal, sysctls, createContainer and
+ * startContainer hooks, ...) makes the parent use the Go path instead; see
+ * libcontainer/execplan.go and initplan.go.
  */
 #ifndef HUSK_EXECPLAN_H
 #define HUSK_EXECPLAN_H
@@ -64,6 +94,21 @@ enum xp_tag {
 	XP_TTY = 13,
 	XP_SECCOMP = 14,
 	XP_NFDS = 15,
+	XP_INIT = 32,
+	XP_KEYRING = 33,
+	XP_HOSTNAME = 34,
+	XP_DOMAIN = 35,
+	XP_ROOTFS = 36,
+	XP_ROOTPROP = 37,
+	XP_MOUNT = 38,
+	XP_DEVICE = 39,
+	XP_DEVFLAGS = 40,
+	XP_RO_PATH = 41,
+	XP_MASK_PATH = 42,
+	XP_DEV_RO = 43,
+	XP_ROOT_RO = 44,
+	XP_NOPIVOT = 45,
+	XP_HOOKS = 46,
 };
 
 /* husk_exec_plan runs the plan in stage2 and never returns. */

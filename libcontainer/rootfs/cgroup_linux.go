@@ -463,3 +463,33 @@ func unescapeMountinfo(b []byte) string {
 }
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// CgroupV1Layout returns what a cgroup mount shows in a container on a v1
+// or hybrid host whose cgroup is at the absolute path c.Path: for each
+// hierarchy its directory name under the mount and the host directory to
+// bind there (the same choice Prepare makes). ok is false when that is not
+// known in advance: a v2-only host, the systemd driver, no absolute path.
+// The parent calls it for an init plan (libcontainer), whose C code then
+// only binds what it is given; the child's mount namespace is a copy of the
+// caller's, so the caller's mountinfo is the child's.
+func CgroupV1Layout(c *configs.Cgroup) (names, hostDirs []string, ok bool, err error) {
+	if c == nil || c.Systemd || !filepath.IsAbs(c.Path) {
+		return nil, nil, false, nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return nil, nil, false, &os.PathError{Op: "statfs", Path: "/sys/fs/cgroup", Err: err}
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return nil, nil, false, nil
+	}
+	mounts, err := readCgroupMounts()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for _, h := range configHierarchies(mounts, filepath.Clean(c.Path)) {
+		names = append(names, h.name)
+		hostDirs = append(hostDirs, h.hostDir)
+	}
+	return names, hostDirs, true, nil
+}

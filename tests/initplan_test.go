@@ -1,0 +1,124 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// initPaths are the two ways husk sets up a container's first process: in
+// C from an init plan (what a plain config gets), and in Go (Init), which a
+// config needing more takes. A personality of LINUX changes nothing for
+// the container but is one of the things only the Go path does, so it
+// selects the Go path for the same config.
+var initPaths = []struct {
+	name  string
+	setup func(*specs.Spec)
+	phase string // an init phase only this path has
+}{
+	{"C", func(*specs.Spec) {}, "init-plan"},
+	{"Go", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux} }, "go-init-start"},
+}
+
+// The C path is taken for the default config, the Go path when asked for,
+// and both build the same container: the same mounts with the same
+// options, the same /dev, hostname, credentials, cwd, umask and limits.
+func TestInitPathsBuildTheSameContainer(t *testing.T) {
+	if !isHusk() {
+		t.Skip("--trace is husk's own flag")
+	}
+	t.Parallel()
+	script := `cut -d' ' -f4- /proc/self/mountinfo | sed 's/ [0-9]*:[0-9]* / /'; ` +
+		`ls -ln /dev /dev/pts | cut -c1-10,16-; hostname; id; pwd; umask; ulimit -n; ` +
+		`grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; ls /sys/fs/cgroup; readlink /dev/ptmx; readlink /dev/fd`
+	outs := map[string]string{}
+	for _, p := range initPaths {
+		b := newBundle(t)
+		b.Spec.Process.Cwd = "/new/cwd"
+		b.Spec.Process.Args = sh(script)
+		p.setup(b.Spec)
+		id := b.newID()
+		b.writeSpec(id)
+		out, phases := b.initPhases("run", "--bundle", b.Dir, id)
+		if !contains(phases, p.phase) {
+			t.Errorf("%s path: init phases %q, want %q", p.name, phases, p.phase)
+		}
+		if p.name == "C" && contains(phases, "go-init-start") {
+			t.Errorf("C path started Go in the container: %q", phases)
+		}
+		// Bundles differ in their temporary directory and cgroup parent.
+		out = strings.ReplaceAll(out, b.Rootfs, "ROOTFS")
+		out = strings.ReplaceAll(out, b.CgroupParent, "/CGROUP")
+		out = regexp.MustCompile(`/CGROUP/[0-9a-z-]+`).ReplaceAllString(out, "/CGROUP/ID")
+		out = regexp.MustCompile(`[A-Z][a-z][a-z] +[0-9]+ [0-9:]+`).ReplaceAllString(out, "DATE")
+		outs[p.name] = out
+	}
+	if outs["C"] != outs["Go"] {
+		t.Errorf("the C and Go paths differ\nC:\n%s\nGo:\n%s", outs["C"], outs["Go"])
+	}
+	for _, want := range []string{" /proc ", " /dev/pts ", " /sys/fs/cgroup ", "/new/cwd\n", "crw-rw-rw-"} {
+		if !strings.Contains(outs["C"], want) {
+			t.Errorf("C path output lacks %q:\n%s", want, outs["C"])
+		}
+	}
+}
+
+// Symlinks planted in the image cannot redirect the container's set-up, on
+// either path: /proc must be a real directory (CVE-2019-16884,
+// CVE-2023-27561), and masking uses /dev/null only if it is the null
+// device (CVE-2025-31133: a symlink there once got a procfs file bound
+// writable over the path it was meant to hide).
+func TestInitPathsRefusePlantedSymlinks(t *testing.T) {
+	t.Parallel()
+	for _, p := range initPaths {
+		t.Run(p.name+"/proc", func(t *testing.T) {
+			t.Parallel()
+			b := newBundle(t)
+			p.setup(b.Spec)
+			if err := os.Remove(filepath.Join(b.Rootfs, "proc")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(b.Rootfs, "fakeproc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/fakeproc", filepath.Join(b.Rootfs, "proc")); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, code := b.run("true")
+			if code == 0 || !strings.Contains(stderr, "destination is a symlink") {
+				t.Errorf("exit %d, stderr %q: want a refusal of the /proc symlink", code, stderr)
+			}
+		})
+		t.Run(p.name+"/devnull", func(t *testing.T) {
+			t.Parallel()
+			b := newBundle(t)
+			p.setup(b.Spec)
+			// A /dev bound from a directory whose "null" is a symlink to
+			// a file that masking must not cover the masked paths with.
+			dev := filepath.Join(t.TempDir(), "dev")
+			if err := os.Mkdir(dev, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			target := filepath.Join(b.Rootfs, "tmp", "writable")
+			if err := os.WriteFile(target, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/tmp/writable", filepath.Join(dev, "null")); err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range b.Spec.Mounts {
+				if m.Destination == "/dev" {
+					b.Spec.Mounts[i] = specs.Mount{Destination: "/dev", Type: "bind", Source: dev, Options: []string{"rbind"}}
+				}
+			}
+			_, stderr, code := b.run("true")
+			if code == 0 || !strings.Contains(stderr, "is not the null device") {
+				t.Errorf("exit %d, stderr %q: want a refusal of the /dev/null symlink", code, stderr)
+			}
+		})
+	}
+}
