@@ -15,6 +15,8 @@ export CGO_ENABLED := 1
 GO_BUILDFLAGS := -trimpath -buildvcs=false -tags netgo,osusergo
 GO_LDFLAGS    := -s -w -linkmode external -extldflags -static -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT)
 
+INIT_HELPER := nsenter/inithelper/bin/husk-init
+
 # Packages whose tests need neither the husk binary nor the integration
 # harness in ./tests.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e '/tests$$' -e '/tests/')
@@ -25,8 +27,13 @@ all: husk
 
 build: husk
 
-husk:
+husk: $(INIT_HELPER)
 	$(GO) build $(GO_BUILDFLAGS) -ldflags "$(GO_LDFLAGS)" -o husk ./cmd/husk
+
+# husk-init, the container-side C code as a small static program that husk
+# embeds and runs instead of re-executing itself (nsenter/inithelper).
+$(INIT_HELPER): nsenter/cmd/husk-init/main.c $(wildcard nsenter/*.c nsenter/*.h) scripts/build-init-helper.sh
+	./scripts/build-init-helper.sh $@
 
 demo:
 	./scripts/demo.sh

@@ -1,12 +1,14 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/husk-runtime/husk/nsenter/inithelper"
 	"golang.org/x/sys/unix"
 )
 
@@ -99,14 +101,28 @@ func memfdSealed() (*os.File, error) {
 		return nil, fmt.Errorf("open /proc/self/exe: %w", err)
 	}
 	defer src.Close()
-	fd, err := unix.MemfdCreate("husk-exe", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	return sealedMemfd("husk-exe", func(f *os.File) error {
+		_, err := io.Copy(f, src)
+		return err
+	})
+}
+
+// sealedMemfd returns an executable memfd that fill wrote, sealed so that
+// nothing can ever change it.
+func sealedMemfd(name string, fill func(*os.File) error) (*os.File, error) {
+	// MFD_EXEC says so explicitly to kernels (6.3+) that also know
+	// non-executable memfds; older ones refuse the flag.
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "husk-sealed-exe")
-	if _, err := io.Copy(f, src); err != nil {
+	f := os.NewFile(uintptr(fd), name)
+	if err := fill(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("copy husk binary into memfd: %w", err)
+		return nil, fmt.Errorf("write %s memfd: %w", name, err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
@@ -115,3 +131,23 @@ func memfdSealed() (*os.File, error) {
 	}
 	return f, nil
 }
+
+// sealedHelper returns husk-init (package inithelper) in a sealed memfd,
+// or nil when this build has no helper or the kernel will not execute a
+// memfd (vm.memfd_noexec): the caller then uses sealedExe. A process the
+// helper runs never maps husk's binary, and its /proc/<pid>/exe is this
+// memfd, which cannot be written (CVE-2019-5736 does not apply).
+var sealedHelper = sync.OnceValue(func() *os.File {
+	b := inithelper.Binary()
+	if b == nil {
+		return nil
+	}
+	f, err := sealedMemfd("husk-init", func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
+	if err != nil {
+		return nil
+	}
+	return f
+})

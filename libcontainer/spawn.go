@@ -155,7 +155,16 @@ func stdioFile(f *os.File) (*os.File, error) {
 // container process exists in its namespaces and cgroup.
 func spawn(s *spawnSpec) (*child, error) {
 	endSeal := s.trace.Begin("seal-exe")
-	exe, err := sealedExe()
+	// A process set up by a plan needs only nsenter's C code: the small
+	// helper program, when this build has one, instead of husk itself.
+	var exe *os.File
+	var err error
+	if s.execPlan != nil {
+		exe = sealedHelper()
+	}
+	if exe == nil {
+		exe, err = sealedExe()
+	}
 	endSeal()
 	if err != nil {
 		return nil, err

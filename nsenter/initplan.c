@@ -410,13 +410,31 @@ static int root_create(const struct root *r, const char *p, int file, int links,
 	return root_open(r, clean, rel, cap);
 }
 
+/* struct statx as the kernel fills it, up to stx_mnt_id; declared here
+ * because not every libc this file is built with has statx(). */
+struct xp_statx {
+	uint32_t mask, blksize;
+	uint64_t attributes;
+	uint32_t nlink, uid, gid;
+	uint16_t mode, spare0;
+	uint64_t ino, size, blocks, attributes_mask;
+	struct {
+		int64_t sec;
+		uint32_t nsec;
+		int32_t reserved;
+	} atime, btime, ctime, mtime;
+	uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+	uint64_t mnt_id;
+	uint64_t spare[14];
+};
+
 static int mount_id(int fd, uint64_t *id)
 {
-	struct statx st;
+	struct xp_statx st;
 
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) < 0)
+	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) < 0)
 		return -errno;
-	*id = st.stx_mnt_id;
+	*id = st.mnt_id;
 	return 0;
 }
 

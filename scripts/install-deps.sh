@@ -5,7 +5,7 @@ set -euo pipefail
 
 # libc6-dev and libseccomp-dev also provide the static libraries the static
 # husk binary is linked with.
-packages=(busybox-static bats jq libseccomp-dev libc6-dev pkg-config gcc make strace procps util-linux)
+packages=(busybox-static bats jq libseccomp-dev libc6-dev musl-tools pkg-config gcc make strace procps util-linux)
 
 missing=()
 for p in "${packages[@]}"; do

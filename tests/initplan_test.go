@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,5 +121,32 @@ func TestInitPathsRefusePlantedSymlinks(t *testing.T) {
 				t.Errorf("exit %d, stderr %q: want a refusal of the /dev/null symlink", code, stderr)
 			}
 		})
+	}
+}
+
+// A process set up from a plan runs husk-init, the small C helper husk
+// embeds, from a sealed memfd, rather than husk's own binary: both a
+// container's first process (here blocked before `start`) and an exec'd
+// one.
+func TestPlanProcessesRunTheInitHelper(t *testing.T) {
+	if !isHusk() {
+		t.Skip("husk-init is husk's own")
+	}
+	t.Parallel()
+	b := newBundle(t)
+	_, pid := b.create("true")
+	target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(target, "/memfd:husk-init") {
+		return
+	}
+	// `make husk` builds the helper when musl-gcc is there; then the
+	// binary under test must use it.
+	if _, err := os.Stat("../nsenter/inithelper/bin/husk-init"); err == nil {
+		t.Errorf("the container's process runs %s, not the init helper that was built", target)
+	} else {
+		t.Skipf("the container's process runs %s: husk was built without its init helper (no musl-gcc)", target)
 	}
 }
