@@ -108,18 +108,35 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // save writes config.json (the whole config) and then state.json (with
 // the light config), the commit point of create.
 func (s *persistedState) save(dir string) error {
+	b, err := s.prepare(dir)
+	if err != nil {
+		return err
+	}
+	return commitState(dir, b)
+}
+
+// prepare writes config.json and returns the encoded state.json, for
+// commitState: create does this part while the container's process sets
+// itself up.
+func (s *persistedState) prepare(dir string) ([]byte, error) {
 	b, err := json.Marshal(s.Config)
 	if err != nil {
-		return fmt.Errorf("encode config: %w", err)
+		return nil, fmt.Errorf("encode config: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(dir, configFile), b, 0o600); err != nil {
-		return err
+		return nil, err
 	}
 	light := *s
 	light.Config = lightConfig(s.Config)
 	if b, err = json.Marshal(&light); err != nil {
-		return fmt.Errorf("encode state: %w", err)
+		return nil, fmt.Errorf("encode state: %w", err)
 	}
+	return b, nil
+}
+
+// commitState writes state.json, which makes the container exist for
+// other commands.
+func commitState(dir string, b []byte) error {
 	return writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600)
 }
 

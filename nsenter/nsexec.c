@@ -78,6 +78,7 @@
 #endif
 
 static int syncfd = -1;
+static int late_cgroup;
 
 static void sendmsg_str(const char *s)
 {
@@ -279,6 +280,68 @@ static void new_userns(int cgfd)
 	_exit(0);
 }
 
+/* join_cgroups joins the v1 hierarchies (but memory, joined last by the
+ * container process) and opens the v2 directory for clone3. */
+static void join_cgroups(int *cgfd)
+{
+	const char *s = getenv("_HUSK_CGROUP_TASKS");
+
+	if (s && *s) {
+		char *files = strdup(s);
+		if (!files)
+			bail(1, "strdup");
+		join_cgroup_v1(files);
+		free(files);
+	}
+	s = getenv("_HUSK_CGROUP2");
+	if (s && *s) {
+		*cgfd = open(s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (*cgfd < 0)
+			bail(1, "open cgroup %s", s);
+	}
+}
+
+/* wait_cgroup_created waits for the parent's "cgroup" message: with
+ * _HUSK_CGROUP_LATE the parent creates the container's cgroup while this
+ * process starts and unshares its namespaces, instead of before. The
+ * message carries the v1 memory hierarchy's tasks file, opened by the
+ * parent, which takes the place of the placeholder at $_HUSK_MEMCGFD.
+ * Anything else (the parent failed and closed the socket) ends here. */
+static void wait_cgroup_created(void)
+{
+	char buf[16], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr mh;
+	struct cmsghdr *c;
+	const char *slot;
+	ssize_t n;
+	int fd = -1;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	do {
+		n = recvmsg(syncfd, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n != 6 || memcmp(buf, "cgroup", 6))
+		_exit(1);
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	slot = getenv("_HUSK_MEMCGFD");
+	if (fd >= 0 && slot && *slot) {
+		/* Not close-on-exec, as the parent's inherited fds are: the
+		 * container process writes and closes it before execve. */
+		if (dup2(fd, atoi(slot)) < 0)
+			bail(1, "dup2 memory cgroup fd");
+		close(fd);
+	} else if (fd >= 0 || (slot && *slot)) {
+		bail(0, "cgroup message without the memory cgroup's tasks file");
+	}
+}
+
 void husk_nsexec(void)
 {
 	const char *fdstr = getenv("_HUSK_SYNCFD");
@@ -290,22 +353,12 @@ void husk_nsexec(void)
 	if (!fdstr || !*fdstr)
 		return;
 	syncfd = atoi(fdstr);
+	s = getenv("_HUSK_CGROUP_LATE");
+	late_cgroup = s && *s;
 
 	/* The cgroup first: its paths are the host's, before any setns. */
-	s = getenv("_HUSK_CGROUP_TASKS");
-	if (s && *s) {
-		char *files = strdup(s);
-		if (!files)
-			bail(1, "strdup");
-		join_cgroup_v1(files);
-		free(files);
-	}
-	s = getenv("_HUSK_CGROUP2");
-	if (s && *s) {
-		cgfd = open(s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cgfd < 0)
-			bail(1, "open cgroup %s", s);
-	}
+	if (!late_cgroup)
+		join_cgroups(&cgfd);
 
 	s = getenv("_HUSK_OOMSCOREADJ");
 	if (s && *s) {
@@ -344,6 +397,11 @@ void husk_nsexec(void)
 		s = getenv("_HUSK_TIMENS");
 		if (s && *s)
 			write_file("/proc/self/timens_offsets", s);
+	}
+	/* Unsharing took the time the parent needed to create the cgroup. */
+	if (late_cgroup) {
+		wait_cgroup_created();
+		join_cgroups(&cgfd);
 	}
 
 	/* stage2 must not speak before the parent has its PID: the parent
