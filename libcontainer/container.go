@@ -160,7 +160,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	// The state files are encoded and config.json written while the child
 	// sets itself up (the parent would only wait): the encoding's cold
 	// start costs about as much as the rest of the parent's work. Only
-	// state.json, the commit point, waits for "ready".
+	// the state file, the commit point, waits for "ready".
 	type prepared struct {
 		start uint64
 		b     []byte
@@ -371,7 +371,7 @@ func List(root string) ([]string, error) {
 	var ids []string
 	for _, e := range ents {
 		if e.IsDir() && validateID(e.Name()) == nil {
-			if _, err := os.Stat(filepath.Join(root, e.Name(), stateFile)); err == nil {
+			if hasState(filepath.Join(root, e.Name())) {
 				ids = append(ids, e.Name())
 			}
 		}

@@ -46,7 +46,7 @@ func TestStateSaveIsAtomicAndRoundTrips(t *testing.T) {
 	if got.ID != "c1" || got.Pid != 42 || got.StartTime != 7 || !got.HasSeccomp || !got.Created.Equal(st.Created) {
 		t.Errorf("round trip: %+v", got)
 	}
-	// state.json keeps what later commands need, and only that.
+	// The state file keeps what later commands need, and only that.
 	lc := got.Config
 	if lc.Rootfs != "/r" || lc.Process == nil || lc.Cgroup == nil || lc.Cgroup.Path != "/husk/c1" {
 		t.Errorf("light config lost a field later commands need: %+v", lc)
@@ -66,7 +66,7 @@ func TestStateSaveIsAtomicAndRoundTrips(t *testing.T) {
 	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 2 {
-		t.Errorf("want exactly state.json and config.json, got %v", ents)
+		t.Errorf("want exactly the state file and config.json, got %v", ents)
 	}
 	for _, name := range []string{stateFile, configFile} {
 		if fi, _ := os.Stat(filepath.Join(dir, name)); fi.Mode().Perm() != 0o600 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,20 +16,22 @@ import (
 )
 
 const (
-	stateFile  = "state.json"
+	stateFile  = "state"
 	configFile = "config.json"
 	fifoName   = "exec.fifo"
+	// legacyStateFile is the JSON state of husk before the binary one;
+	// read when stateFile is missing, so that containers created by an
+	// older husk can still be managed after an upgrade.
+	legacyStateFile = "state.json"
 )
 
-// persistedState is the content of <root>/<id>/state.json. It is written
-// once at the end of create (atomically, by rename) and read by every later
-// command; the live status is derived, never stored.
+// persistedState is the content of <root>/<id>/state (statecodec.go). It is
+// written once at the end of create (atomically, by rename) and read by
+// every later command; the live status is derived, never stored.
 //
-// Config in state.json is the light part of the container's config (see
-// lightConfig): decoding a whole config (mounts, devices, resources, a
-// seccomp profile) costs every command ~0.5 ms of cold encoding/json, and
-// after create only exec needs more (the seccomp profile), from
-// config.json.
+// Config in the state is the light part of the container's config (see
+// lightConfig): after create only exec needs more (the seccomp profile),
+// from config.json, the whole config in JSON.
 type persistedState struct {
 	ID  string `json:"id"`
 	Pid int    `json:"init_pid"`
@@ -105,7 +108,7 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// save writes config.json (the whole config) and then state.json (with
+// save writes config.json (the whole config) and then the state file (with
 // the light config), the commit point of create.
 func (s *persistedState) save(dir string) error {
 	b, err := s.prepare(dir)
@@ -115,7 +118,7 @@ func (s *persistedState) save(dir string) error {
 	return commitState(dir, b)
 }
 
-// prepare writes config.json and returns the encoded state.json, for
+// prepare writes config.json and returns the encoded state file, for
 // commitState: create does this part while the container's process sets
 // itself up.
 func (s *persistedState) prepare(dir string) ([]byte, error) {
@@ -128,13 +131,10 @@ func (s *persistedState) prepare(dir string) ([]byte, error) {
 	}
 	light := *s
 	light.Config = lightConfig(s.Config)
-	if b, err = json.Marshal(&light); err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
-	}
-	return b, nil
+	return encodeState(&light), nil
 }
 
-// commitState writes state.json, which makes the container exist for
+// commitState writes the state file, which makes the container exist for
 // other commands.
 func commitState(dir string, b []byte) error {
 	return writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600)
@@ -154,15 +154,48 @@ func loadConfig(dir string) (*configs.Config, error) {
 }
 
 func loadState(dir string) (*persistedState, error) {
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	path := filepath.Join(dir, stateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return loadLegacyState(dir, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := decodeState(b)
+	if err != nil {
+		return nil, describeStateErr(path, err)
+	}
+	return s, nil
+}
+
+// loadLegacyState reads the JSON state.json of an older husk; notFound is
+// the error to return when there is none either.
+func loadLegacyState(dir string, notFound error) (*persistedState, error) {
+	path := filepath.Join(dir, legacyStateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, notFound
+	}
 	if err != nil {
 		return nil, err
 	}
 	var s persistedState
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, stateFile), err)
+		return nil, describeStateErr(path, err)
 	}
 	return &s, nil
+}
+
+// hasState reports whether dir holds a container's state (of this husk or
+// an older one).
+func hasState(dir string) bool {
+	for _, name := range []string{stateFile, legacyStateFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // lockDir takes an exclusive flock on the container's state directory; it

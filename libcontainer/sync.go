@@ -32,7 +32,7 @@ package libcontainer
 //	                      <------------  {"type":"seccomp"}+fd   (notify filters only)
 //	send fd to the seccomp listener
 //	                      <------------  {"type":"ready"}
-//	write state.json, return              open exec.fifo for writing: blocks
+//	write the state file, return          open exec.fifo for writing: blocks
 //
 //	husk start: open exec.fifo for reading; the child's open returns, it writes
 //	one byte, runs startContainer hooks and execve()s the user's program, which
