@@ -6,14 +6,31 @@ VERSION   ?= $(shell cat VERSION 2>/dev/null || echo dev)
 GIT_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # cgo stays on: the nsenter constructor is C, and seccomp uses libseccomp.
-# The binary is linked statically and not as PIE: husk starts twice per
-# container start (the command, and itself as the container's init), and
-# the dynamic loader's work (loading libc and libseccomp, relocating a PIE)
-# costs ~0.9 ms each time (see README, "Build notes"). netgo and osusergo
-# keep glibc's NSS, which cannot work in a static binary, out of it.
+# The binary is linked statically and not as PIE: husk starts on every
+# container operation, and the dynamic loader's work (loading libc and
+# libseccomp, relocating a PIE) costs ~0.9 ms each time (see README, "Build
+# notes"). netgo and osusergo keep glibc's NSS, which cannot work in a
+# static binary, out of it.
+#
+# With musl-gcc (Debian: musl-tools, which `make deps` installs) the C side
+# is linked with musl rather than glibc: glibc's start-up probes the CPU
+# with CPUID, a VM exit each, and husk starts ~0.8 ms faster and 0.8 MB
+# smaller without it. Debian's libseccomp.a is used as is (copied alone
+# into $(MUSL_DIR), so that no glibc library is found beside it), with
+# scripts/musl/compat.c for the one glibc-only symbol it needs. musl's
+# default thread stack (128 KiB) is raised for the threads cgo creates.
 export CGO_ENABLED := 1
 GO_BUILDFLAGS := -trimpath -buildvcs=false -tags netgo,osusergo
-GO_LDFLAGS    := -s -w -linkmode external -extldflags -static -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT)
+MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
+MUSL_DIR := .build/musl
+ifneq ($(MUSL_GCC),)
+HUSK_CC_ENV := CC=musl-gcc CGO_CFLAGS="-O2 -idirafter /usr/include -idirafter /usr/include/$(shell gcc -print-multiarch)" CGO_LDFLAGS="-L$(CURDIR)/$(MUSL_DIR)"
+EXTLDFLAGS  := -static -Wl,-z,stack-size=1048576 -L$(CURDIR)/$(MUSL_DIR) -lhuskcompat
+HUSK_DEPS   := $(MUSL_DIR)/libseccomp.a $(MUSL_DIR)/libhuskcompat.a
+else
+EXTLDFLAGS  := -static
+endif
+GO_LDFLAGS    := -s -w -linkmode external -extldflags '$(EXTLDFLAGS)' -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT)
 
 INIT_HELPER := nsenter/inithelper/bin/husk-init
 
@@ -27,8 +44,17 @@ all: husk
 
 build: husk
 
-husk: $(INIT_HELPER)
-	$(GO) build $(GO_BUILDFLAGS) -ldflags "$(GO_LDFLAGS)" -o husk ./cmd/husk
+husk: $(INIT_HELPER) $(HUSK_DEPS)
+	$(HUSK_CC_ENV) $(GO) build $(GO_BUILDFLAGS) -ldflags "$(GO_LDFLAGS)" -o husk ./cmd/husk
+
+$(MUSL_DIR)/libseccomp.a:
+	mkdir -p $(MUSL_DIR)
+	cp "$$(gcc -print-file-name=libseccomp.a)" $@
+
+$(MUSL_DIR)/libhuskcompat.a: scripts/musl/compat.c
+	mkdir -p $(MUSL_DIR)
+	musl-gcc -O2 -Wall -c -o $(MUSL_DIR)/compat.o scripts/musl/compat.c
+	ar rcs $@ $(MUSL_DIR)/compat.o
 
 # husk-init, the container-side C code as a small static program that husk
 # embeds and runs instead of re-executing itself (nsenter/inithelper).
@@ -82,5 +108,6 @@ install: husk
 	install -D -m 0755 husk $(DESTDIR)$(PREFIX)/sbin/husk
 
 clean:
-	rm -f husk
+	rm -f husk $(INIT_HELPER)
+	rm -rf .build
 	rm -rf demo-bundle
