@@ -138,12 +138,13 @@ func sealedMemfd(name string, fill func(*os.File) error) (*os.File, error) {
 // helper runs never maps husk's binary, and its /proc/<pid>/exe is this
 // memfd, which cannot be written (CVE-2019-5736 does not apply).
 var sealedHelper = sync.OnceValue(func() *os.File {
-	b := inithelper.Binary()
-	if b == nil {
+	src := inithelper.Open()
+	if src == nil {
 		return nil
 	}
 	f, err := sealedMemfd("husk-init", func(f *os.File) error {
-		_, err := f.Write(b)
+		var buf [16 << 10]byte // on the stack: no heap for a one-off copy
+		_, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, buf[:])
 		return err
 	})
 	if err != nil {

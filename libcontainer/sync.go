@@ -7,9 +7,10 @@ package libcontainer
 // from nsexec.c (plain text); after that both sides are Go and speak JSON
 // (syncMsg), with file descriptors attached through SCM_RIGHTS.
 //
-//	parent (husk create)                  child ("husk init": nsexec.c, then Init)
+//	parent (husk create)                  child (husk-init or "husk init": nsexec.c,
+//	                                      then initplan.c/execplan.c or Go's Init)
 //	--------------------                  ----------------------------------------
-//	cgroup Apply(-1): create only
+//	cgroup Apply(-1), unless late (below)
 //	ForkExec(sealed exe) -------------->  stage0: join the cgroup (v1 tasks), setns()
 //	                                      paths, maybe stage1 for a new user ns
 //	                                      (maps written by stage0)
@@ -17,10 +18,18 @@ package libcontainer
 //	                                      stage1: unshare(), clone3(CLONE_PARENT|
 //	                                      CLONE_INTO_CGROUP)
 //	                      <------------  "pid2 <pid>"   the container process
+//
+//	A new container that joins no namespace by path and creates no user
+//	namespace gets _HUSK_CGROUP_LATE: its stage0 unshares first, and the
+//	parent creates the cgroup meanwhile, after ForkExec, then sends
+//	"cgroup" (with the v1 memory tasks fd, SCM_RIGHTS) -->  stage0 joins,
+//	clones stage2 as above.
+//
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	cgroup Set(resources)                 non-dumpable; unshare(CLONE_NEWCGROUP)
 //	                                      unless it waits for the memory cgroup (v1);
-//	                                      Go starts (exec: C, see below). Init:
+//	                                      an init plan runs in C (initplan.c,
+//	                                      same messages), or Go's Init starts:
 //	                                      read config (memfd), mounts...
 //	                      <------------  {"type":"hooks"}        (only if there are
 //	run prestart + createRuntime hooks                            runtime hooks)
@@ -53,6 +62,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -127,13 +137,24 @@ func sendFdTo(path string, msg []byte, f *os.File) error {
 	return nil
 }
 
+// maxSyncMsg bounds one message: the longest are error messages (the C
+// side builds them in 4 KiB) and "ready" with a trace's phases.
+const maxSyncMsg = 16 << 10
+
+// recvBufs holds receive buffers: a message is copied out of one, so that
+// a process (a library user may create containers concurrently) allocates
+// its few buffers once rather than one per message.
+var recvBufs = sync.Pool{New: func() any { return new([maxSyncMsg]byte) }}
+
 // recvRaw reads one message and the fds attached to it. A nil message with
 // no error means the other side closed the socket.
 func recvRaw(fd int) ([]byte, []*os.File, error) {
-	buf := make([]byte, 64<<10)
+	bp := recvBufs.Get().(*[maxSyncMsg]byte)
+	defer recvBufs.Put(bp)
+	buf := bp[:]
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
@@ -159,7 +180,10 @@ func recvRaw(fd int) ([]byte, []*os.File, error) {
 		if n == 0 && len(files) == 0 {
 			return nil, nil, nil
 		}
-		return buf[:n], files, nil
+		if flags&unix.MSG_TRUNC != 0 {
+			return nil, files, fmt.Errorf("read the sync socket: message longer than %d bytes", maxSyncMsg)
+		}
+		return append([]byte(nil), buf[:n]...), files, nil
 	}
 }
 

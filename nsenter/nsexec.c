@@ -3,6 +3,10 @@
  * runtime starts threads. See nsenter.go for why, and libcontainer/sync.go
  * for the whole parent <-> child protocol.
  *
+ * This code runs as the constructor of the husk binary, and as the main of
+ * husk-init (cmd/husk-init), the small program husk runs when the whole
+ * set-up is a plan.
+ *
  * The parent (a husk command, in Go) starts this binary with a socket on
  * fd $_HUSK_SYNCFD (SOCK_SEQPACKET: one write is one message) and the
  * bootstrap data in the environment:
@@ -18,8 +22,13 @@
  *   _HUSK_OOMSCOREADJ process.oomScoreAdj: written by stage0 to the host's
  *                     /proc/self/oom_score_adj before any setns (a procfs
  *                     the container cannot have faked), then inherited
- * (the v1 memory cgroup is not among the tasks files: Go joins it last, see
- * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP is then left to Go too)
+ *   _HUSK_CGROUP_LATE set when the parent creates the cgroup while this
+ *                     process starts: stage0 unshares first, then waits for
+ *                     the parent's "cgroup" message (carrying the v1 memory
+ *                     tasks fd for the $_HUSK_MEMCGFD slot), then joins
+ * (the v1 memory cgroup is not among the tasks files: the container process
+ * joins it last, right before execve, see
+ * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
  *
  * Processes and messages (child -> parent unless marked):
  *
@@ -40,10 +49,10 @@
  *   stage2 (the container process; its parent is the husk parent)
  *     becomes non-dumpable
  *     unshare(CLONE_NEWCGROUP) if asked: its cgroup is the namespace root
- *     with _HUSK_EXECPLAN set (exec only): runs the exec plan of the
- *       payload fd in C (execplan.c) and execs the program; it speaks the
- *       JSON messages of libcontainer/sync.go ("console", "seccomp",
- *       "ready", "error") and never returns
+ *     with _HUSK_EXECPLAN set: runs the exec plan (or init plan) of the
+ *       payload fd in C (execplan.c, initplan.c) and execs the program; it
+ *       speaks the JSON messages of libcontainer/sync.go ("hooks",
+ *       "console", "seccomp", "ready", "error") and never returns
  *     otherwise returns into Go: libcontainer.Init
  *
  * Any failure sends "err <what>: <strerror>" and exits 1, so the user sees

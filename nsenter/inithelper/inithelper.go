@@ -12,7 +12,10 @@
 // same, only slower: libcontainer then re-executes husk.
 package inithelper
 
-import "embed"
+import (
+	"embed"
+	"io"
+)
 
 // The directory always holds .gitkeep, so that the pattern matches in a
 // build without the helper.
@@ -20,11 +23,16 @@ import "embed"
 //go:embed all:bin
 var bin embed.FS
 
-// Binary returns the helper program, or nil when the build has none.
-func Binary() []byte {
-	b, err := bin.ReadFile("bin/husk-init")
-	if err != nil || len(b) == 0 {
+// Open returns the helper program, or nil when the build has none. The
+// file reads from the binary's own data: copying it out costs no heap.
+func Open() io.Reader {
+	f, err := bin.Open("bin/husk-init")
+	if err != nil {
 		return nil
 	}
-	return b
+	if st, err := f.Stat(); err != nil || st.Size() == 0 {
+		f.Close()
+		return nil
+	}
+	return f.(io.Reader)
 }
