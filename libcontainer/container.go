@@ -64,6 +64,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if opts == nil {
 		opts = &CreateOpts{}
 	}
+	// The sealed copy of the init helper is made while the state directory
+	// and the cgroup manager are set up (spawn waits for it).
+	go sealedHelper()
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
