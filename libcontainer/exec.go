@@ -128,6 +128,8 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		cgroup:      c.mgr,
 		trace:       c.trace,
 		oomScoreAdj: p.OOMScoreAdj,
+		// The container's cgroup exists (it runs); a sub-cgroup may not.
+		cgroupExists: opts.SubCgroup == "",
 	}
 	if opts.SubCgroup != "" {
 		if c.mgr == nil || cfg.Cgroup == nil {
@@ -142,9 +144,19 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		}
 		s.cgroup = m
 	}
+	// The child joins the init's namespaces through a pidfd: one setns(2)
+	// for all of them (Linux 5.8), and a PID reused since cannot be joined
+	// by mistake. The paths are the fallback for older kernels.
+	pfd, err := c.pidfd()
+	if err != nil {
+		return nil, errors.New("cannot exec in a stopped container")
+	}
+	s.nsPidfd = os.NewFile(uintptr(pfd), "pidfd")
+	defer s.nsPidfd.Close()
 	pidStr := strconv.Itoa(c.state.Pid)
 	for _, ns := range cfg.Namespaces {
 		s.nsPaths = append(s.nsPaths, string(ns.Type)+":/proc/"+pidStr+"/ns/"+nsFiles[ns.Type])
+		s.nsFlags |= cloneFlags[ns.Type]
 	}
 	ch, err := spawn(s)
 	if err != nil {

@@ -54,14 +54,22 @@ type spawnSpec struct {
 	execPlan   []byte
 	cloneFlags int
 	nsPaths    []string // "type:path"
-	uidMap     string
-	gidMap     string
-	timeNS     string
-	stdio      [3]*os.File
-	extraFiles []*os.File
-	fifo       *os.File // O_PATH fd of exec.fifo (standard init only)
-	cgroup     cgroups.Manager
-	trace      *Trace
+	// nsPidfd, when set, is a pidfd of a process whose namespaces nsFlags
+	// (CLONE_NEW*) the child joins with one setns(2); nsPaths stay the
+	// fallback for kernels without setns on a pidfd.
+	nsPidfd *os.File
+	nsFlags int
+	// cgroupExists skips creating the cgroup: exec into a running
+	// container.
+	cgroupExists bool
+	uidMap       string
+	gidMap       string
+	timeNS       string
+	stdio        [3]*os.File
+	extraFiles   []*os.File
+	fifo         *os.File // O_PATH fd of exec.fifo (standard init only)
+	cgroup       cgroups.Manager
+	trace        *Trace
 	// oomScoreAdj is written by stage0, on the host's /proc before it
 	// joins any namespace, and inherited from there (nil: leave it).
 	oomScoreAdj *int
@@ -223,6 +231,10 @@ func spawn(s *spawnSpec) (*child, error) {
 	if len(s.nsPaths) > 0 {
 		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
 	}
+	if s.nsPidfd != nil {
+		addFile("_HUSK_NSPIDFD", s.nsPidfd)
+		env = append(env, "_HUSK_NSFLAGS="+strconv.Itoa(s.nsFlags))
+	}
 	if s.uidMap != "" {
 		env = append(env, "_HUSK_UIDMAP="+s.uidMap)
 	}
@@ -241,7 +253,7 @@ func spawn(s *spawnSpec) (*child, error) {
 		s.cloneFlags&unix.CLONE_NEWUSER == 0
 	var join cgroups.JoinSpec
 	if s.cgroup != nil {
-		if !lateCgroup {
+		if !lateCgroup && !s.cgroupExists {
 			end := s.trace.Begin("cgroup-create")
 			err := s.cgroup.Apply(-1)
 			end()

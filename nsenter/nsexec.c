@@ -14,6 +14,9 @@
  *   _HUSK_CLONEFLAGS  decimal CLONE_NEW* flags of namespaces to create
  *   _HUSK_NSPATHS     lines "type:path" of namespaces to join
  *                     (type as in the runtime-spec: pid, network, ...)
+ *   _HUSK_NSPIDFD     (exec) a pidfd of the container's process, and
+ *   _HUSK_NSFLAGS     the CLONE_NEW* flags of its namespaces: joined with
+ *                     one setns(2), _HUSK_NSPATHS being the fallback
  *   _HUSK_UIDMAP      uid_map contents, when a user namespace is created
  *   _HUSK_GIDMAP      gid_map contents
  *   _HUSK_TIMENS      timens_offsets contents, when a time ns is created
@@ -382,6 +385,20 @@ void husk_nsexec(void)
 	if (s && *s)
 		flags = atoi(s);
 
+	/* One setns(2) on a pidfd joins all of a process's namespaces at
+	 * once; kernels before 5.8 refuse a pidfd (EINVAL): then the paths. */
+	s = getenv("_HUSK_NSPIDFD");
+	if (s && *s) {
+		int pidfd = atoi(s);
+		const char *f = getenv("_HUSK_NSFLAGS");
+		int nsflags = f ? atoi(f) : 0;
+
+		if (nsflags && setns(pidfd, nsflags) == 0)
+			unsetenv("_HUSK_NSPATHS");
+		else if (nsflags && errno != EINVAL)
+			bail(1, "join the namespaces of the container's process (flags %#x)", nsflags);
+		close(pidfd);
+	}
 	s = getenv("_HUSK_NSPATHS");
 	if (s && *s) {
 		char *spec = strdup(s);
