@@ -659,18 +659,3 @@ func TestLoadSpec(t *testing.T) {
 		t.Errorf("LoadSpec(Example) = %+v", s)
 	}
 }
-
-// The warm-up sample is valid and reaches the spec's common types: a
-// field renamed in runtime-spec would silently make it useless.
-func TestPrewarmSampleDecodes(t *testing.T) {
-	dec := json.NewDecoder(strings.NewReader(warmJSON))
-	dec.DisallowUnknownFields()
-	var s specs.Spec
-	if err := dec.Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	if s.Process == nil || s.Process.User.AdditionalGids == nil || s.Linux == nil || s.Linux.Resources == nil ||
-		s.Linux.Resources.BlockIO == nil || s.Linux.Seccomp == nil || len(s.Linux.Seccomp.Syscalls[0].Args) == 0 {
-		t.Errorf("the sample misses parts of the spec: %+v", s)
-	}
-}

@@ -31,6 +31,9 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", configFile, err)
 	}
+	if spec, ok := decodeSpecFast(data); ok {
+		return spec, nil
+	}
 	var spec specs.Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return nil, fmt.Errorf("%s: %w", configFile, describeJSONError(data, err))
@@ -70,34 +73,4 @@ func position(data []byte, offset int64) (line, col int) {
 	line = 1 + bytes.Count(before, []byte{'\n'})
 	col = int(offset) - bytes.LastIndexByte(before, '\n')
 	return line, col
-}
-
-// warmJSON names every spec type a typical config has (process, root,
-// mounts, hooks, linux with its resources, devices, seccomp...), with
-// values of the right types.
-const warmJSON = `{"ociVersion":"","process":{"terminal":false,"consoleSize":{"height":0,"width":0},
-"user":{"uid":0,"gid":0,"umask":0,"additionalGids":[0]},"args":[""],"env":[""],"cwd":"",
-"capabilities":{"bounding":[""],"effective":[""],"permitted":[""],"inheritable":[""],"ambient":[""]},
-"rlimits":[{"type":"","hard":0,"soft":0}],"noNewPrivileges":false,"oomScoreAdj":0,
-"scheduler":{"policy":""},"ioPriority":{"class":"","priority":0},"execCPUAffinity":{"initial":""}},
-"root":{"path":"","readonly":false},"hostname":"","mounts":[{"destination":"","type":"","source":"","options":[""]}],
-"hooks":{"prestart":[{"path":"","args":[""],"env":[""],"timeout":1}],"createRuntime":[],"poststart":[],"poststop":[]},
-"annotations":{"a":""},"linux":{"uidMappings":[{"containerID":0,"hostID":0,"size":0}],"sysctl":{"a":""},
-"resources":{"devices":[{"allow":false,"type":"","major":0,"minor":0,"access":""}],
-"memory":{"limit":0,"swap":0},"cpu":{"shares":0,"quota":0,"period":0,"cpus":""},"pids":{"limit":0},
-"blockIO":{"weight":0,"weightDevice":[{"major":0,"minor":0,"weight":0}],"throttleReadBpsDevice":[{"major":0,"minor":0,"rate":0}]},
-"hugepageLimits":[{"pageSize":"","limit":0}],"network":{"classID":0,"priorities":[{"name":"","priority":0}]},"unified":{"a":""}},
-"cgroupsPath":"","namespaces":[{"type":"","path":""}],"devices":[{"path":"","type":"","major":0,"minor":0,"fileMode":0,"uid":0,"gid":0}],
-"seccomp":{"defaultAction":"","architectures":[""],"flags":[""],"syscalls":[{"names":[""],"action":"","errnoRet":0,"args":[{"index":0,"value":0,"valueTwo":0,"op":""}]}]},
-"rootfsPropagation":"","maskedPaths":[""],"readonlyPaths":[""],"mountLabel":"","personality":{"domain":""},
-"timeOffsets":{"a":{"secs":0,"nanosecs":0}}}}`
-
-// Prewarm decodes a sample config once, so that encoding/json's first-use
-// work for the spec's types (reflection over ~30 struct types and the page
-// faults of its code, ~0.5 ms here) is done. husk calls it in the
-// background as soon as a create starts, while the command line is parsed
-// and the bundle read.
-func Prewarm() {
-	var s specs.Spec
-	_ = json.Unmarshal([]byte(warmJSON), &s)
 }

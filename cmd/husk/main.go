@@ -19,7 +19,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/libcontainer"
-	"github.com/husk-runtime/husk/specconv"
 	// nsenter's cgo constructor runs before the Go runtime when this binary
 	// is re-executed as `husk init`, to enter the container's namespaces
 	// while the process is still single-threaded.
@@ -55,14 +54,6 @@ func main() {
 	// dispatched before urfave/cli so that it pays for no flag parsing.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init()
-	}
-	// create and run decode the bundle's config first: warm encoding/json
-	// up on the other CPU while the command line is parsed.
-	for _, a := range os.Args[1:] {
-		if a == "create" || a == "run" {
-			go specconv.Prewarm()
-			break
-		}
 	}
 
 	cli.VersionPrinter = func(cmd *cli.Command) {
