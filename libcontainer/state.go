@@ -17,12 +17,14 @@ import (
 
 const (
 	stateFile  = "state"
-	configFile = "config.json"
+	configFile = "config"
 	fifoName   = "exec.fifo"
-	// legacyStateFile is the JSON state of husk before the binary one;
-	// read when stateFile is missing, so that containers created by an
-	// older husk can still be managed after an upgrade.
-	legacyStateFile = "state.json"
+	// legacyStateFile and legacyConfigFile are the JSON files of husk
+	// before the binary ones (statecodec.go); read when the new ones are
+	// missing, so that containers created by an older husk can still be
+	// managed after an upgrade.
+	legacyStateFile  = "state.json"
+	legacyConfigFile = "config.json"
 )
 
 // persistedState is the content of <root>/<id>/state (statecodec.go). It is
@@ -122,11 +124,7 @@ func (s *persistedState) save(dir string) error {
 // commitState: create does this part while the container's process sets
 // itself up.
 func (s *persistedState) prepare(dir string) ([]byte, error) {
-	b, err := json.Marshal(s.Config)
-	if err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, configFile), b, 0o600); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, configFile), encodeFullConfig(s.Config), 0o600); err != nil {
 		return nil, err
 	}
 	light := *s
@@ -142,15 +140,28 @@ func commitState(dir string, b []byte) error {
 
 // loadConfig reads the whole config that create saved in dir.
 func loadConfig(dir string) (*configs.Config, error) {
-	b, err := os.ReadFile(filepath.Join(dir, configFile))
+	path := filepath.Join(dir, configFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// An older husk's JSON config.json.
+		path = filepath.Join(dir, legacyConfigFile)
+		if b, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+		var cfg configs.Config
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			return nil, describeStateErr(path, err)
+		}
+		return &cfg, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	var cfg configs.Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, configFile), err)
+	cfg, err := decodeFullConfig(b)
+	if err != nil {
+		return nil, describeStateErr(path, err)
 	}
-	return &cfg, nil
+	return cfg, nil
 }
 
 func loadState(dir string) (*persistedState, error) {

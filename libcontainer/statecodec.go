@@ -456,3 +456,500 @@ func decodeProcess(r *stateReader) *configs.Process {
 func describeStateErr(path string, err error) error {
 	return fmt.Errorf("decode %s: %w", path, err)
 }
+
+// The whole config (configFile) uses the same encoding: the light part as
+// in the state file, then what lightConfig drops. create writes it while
+// the container's process sets itself up, and exec reads it for the
+// seccomp profile.
+
+const configMagic = "HUSKCF01"
+
+func encodeFullConfig(c *configs.Config) []byte {
+	w := &stateWriter{b: make([]byte, 0, 4096)}
+	w.b = append(w.b, configMagic...)
+	encodeConfig(w, c)
+	idMaps := func(l []configs.IDMap) {
+		w.uint(uint64(len(l)))
+		for _, m := range l {
+			w.uint(uint64(m.ContainerID))
+			w.uint(uint64(m.HostID))
+			w.uint(uint64(m.Size))
+		}
+	}
+	idMaps(c.UIDMappings)
+	idMaps(c.GIDMappings)
+	keys := make([]string, 0, len(c.TimeOffsets))
+	for k := range c.TimeOffsets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.uint(uint64(len(keys)))
+	for _, k := range keys {
+		w.str(k)
+		w.int(c.TimeOffsets[k].Secs)
+		w.uint(uint64(c.TimeOffsets[k].Nanosecs))
+	}
+	w.uint(uint64(len(c.Mounts)))
+	for _, m := range c.Mounts {
+		w.str(m.Source)
+		w.str(m.Destination)
+		w.str(m.Device)
+		w.int(int64(m.Flags))
+		w.int(int64(m.ClearedFlags))
+		w.ints(m.PropagationFlags)
+		w.str(m.Data)
+		w.uint(m.RecAttrSet)
+		w.uint(m.RecAttrClr)
+		idMaps(m.UIDMappings)
+		idMaps(m.GIDMappings)
+		w.bool(m.IDMapped)
+		w.bool(m.IDMapRecursive)
+		w.bool(m.Tmpcopyup)
+	}
+	w.uint(uint64(len(c.Devices)))
+	for _, d := range c.Devices {
+		w.str(d.Path)
+		w.int(int64(d.Type))
+		w.int(d.Major)
+		w.int(d.Minor)
+		w.uint(uint64(d.FileMode))
+		w.uint(uint64(d.UID))
+		w.uint(uint64(d.GID))
+	}
+	w.strs(c.MaskedPaths)
+	w.strs(c.ReadonlyPaths)
+	w.strMap(c.Sysctl)
+	if w.present(c.Cgroup != nil && c.Cgroup.Resources != nil) {
+		encodeResources(w, c.Cgroup.Resources)
+	}
+	if s := c.Seccomp; w.present(s != nil) {
+		w.str(string(s.DefaultAction))
+		w.uintPtr(s.DefaultErrnoRet)
+		w.uint(uint64(len(s.Architectures)))
+		for _, a := range s.Architectures {
+			w.str(string(a))
+		}
+		w.uint(uint64(len(s.Flags)))
+		for _, f := range s.Flags {
+			w.str(string(f))
+		}
+		w.str(s.ListenerPath)
+		w.str(s.ListenerMetadata)
+		w.uint(uint64(len(s.Syscalls)))
+		for _, sc := range s.Syscalls {
+			w.strs(sc.Names)
+			w.str(string(sc.Action))
+			w.uintPtr(sc.ErrnoRet)
+			w.uint(uint64(len(sc.Args)))
+			for _, a := range sc.Args {
+				w.uint(uint64(a.Index))
+				w.uint(a.Value)
+				w.uint(a.ValueTwo)
+				w.str(string(a.Op))
+			}
+		}
+	}
+	return w.b
+}
+
+func (w *stateWriter) strMap(m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.uint(uint64(len(keys)))
+	for _, k := range keys {
+		w.str(k)
+		w.str(m[k])
+	}
+}
+
+func (w *stateWriter) uintPtr(p *uint) {
+	if w.present(p != nil) {
+		w.uint(uint64(*p))
+	}
+}
+
+func (w *stateWriter) i64Ptr(p *int64) {
+	if w.present(p != nil) {
+		w.int(*p)
+	}
+}
+
+func (w *stateWriter) u64Ptr(p *uint64) {
+	if w.present(p != nil) {
+		w.uint(*p)
+	}
+}
+
+func (w *stateWriter) u32Ptr(p *uint32) {
+	if w.present(p != nil) {
+		w.uint(uint64(*p))
+	}
+}
+
+func (w *stateWriter) u16Ptr(p *uint16) {
+	if w.present(p != nil) {
+		w.uint(uint64(*p))
+	}
+}
+
+func (w *stateWriter) boolPtr(p *bool) {
+	if w.present(p != nil) {
+		w.bool(*p)
+	}
+}
+
+func encodeResources(w *stateWriter, r *specs.LinuxResources) {
+	w.uint(uint64(len(r.Devices)))
+	for _, d := range r.Devices {
+		w.bool(d.Allow)
+		w.str(d.Type)
+		w.i64Ptr(d.Major)
+		w.i64Ptr(d.Minor)
+		w.str(d.Access)
+	}
+	if m := r.Memory; w.present(m != nil) {
+		for _, p := range []*int64{m.Limit, m.Reservation, m.Swap, m.Kernel, m.KernelTCP} { //nolint:staticcheck // deprecated fields, still carried
+			w.i64Ptr(p)
+		}
+		w.u64Ptr(m.Swappiness)
+		w.boolPtr(m.DisableOOMKiller)
+		w.boolPtr(m.UseHierarchy)
+		w.boolPtr(m.CheckBeforeUpdate)
+	}
+	if c := r.CPU; w.present(c != nil) {
+		w.u64Ptr(c.Shares)
+		w.i64Ptr(c.Quota)
+		w.u64Ptr(c.Burst)
+		w.u64Ptr(c.Period)
+		w.i64Ptr(c.RealtimeRuntime)
+		w.u64Ptr(c.RealtimePeriod)
+		w.str(c.Cpus)
+		w.str(c.Mems)
+		w.i64Ptr(c.Idle)
+	}
+	if p := r.Pids; w.present(p != nil) {
+		w.i64Ptr(p.Limit)
+	}
+	if b := r.BlockIO; w.present(b != nil) {
+		w.u16Ptr(b.Weight)
+		w.u16Ptr(b.LeafWeight)
+		w.uint(uint64(len(b.WeightDevice)))
+		for _, d := range b.WeightDevice {
+			w.int(d.Major)
+			w.int(d.Minor)
+			w.u16Ptr(d.Weight)
+			w.u16Ptr(d.LeafWeight)
+		}
+		for _, l := range [][]specs.LinuxThrottleDevice{b.ThrottleReadBpsDevice, b.ThrottleWriteBpsDevice, b.ThrottleReadIOPSDevice, b.ThrottleWriteIOPSDevice} {
+			w.uint(uint64(len(l)))
+			for _, d := range l {
+				w.int(d.Major)
+				w.int(d.Minor)
+				w.uint(d.Rate)
+			}
+		}
+	}
+	w.uint(uint64(len(r.HugepageLimits)))
+	for _, h := range r.HugepageLimits {
+		w.str(h.Pagesize)
+		w.uint(h.Limit)
+	}
+	if n := r.Network; w.present(n != nil) {
+		w.u32Ptr(n.ClassID)
+		w.uint(uint64(len(n.Priorities)))
+		for _, p := range n.Priorities {
+			w.str(p.Name)
+			w.uint(uint64(p.Priority))
+		}
+	}
+	keys := make([]string, 0, len(r.Rdma))
+	for k := range r.Rdma {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.uint(uint64(len(keys)))
+	for _, k := range keys {
+		w.str(k)
+		w.u32Ptr(r.Rdma[k].HcaHandles)
+		w.u32Ptr(r.Rdma[k].HcaObjects)
+	}
+	w.strMap(r.Unified)
+}
+
+func decodeFullConfig(b []byte) (*configs.Config, error) {
+	if len(b) < len(configMagic) || string(b[:len(configMagic)]) != configMagic {
+		return nil, errStateCorrupt
+	}
+	r := &stateReader{b: b[len(configMagic):]}
+	c := decodeConfig(r)
+	idMaps := func() []configs.IDMap {
+		n := r.count()
+		if n == 0 {
+			return nil
+		}
+		l := make([]configs.IDMap, n)
+		for i := range l {
+			l[i] = configs.IDMap{ContainerID: r.u32(), HostID: r.u32(), Size: r.u32()}
+		}
+		return l
+	}
+	c.UIDMappings = idMaps()
+	c.GIDMappings = idMaps()
+	if n := r.count(); n > 0 {
+		c.TimeOffsets = make(map[string]specs.LinuxTimeOffset, n)
+		for range n {
+			k := r.str()
+			c.TimeOffsets[k] = specs.LinuxTimeOffset{Secs: r.int(), Nanosecs: r.u32()}
+		}
+	}
+	if n := r.count(); n > 0 {
+		c.Mounts = make([]configs.Mount, n)
+		for i := range c.Mounts {
+			m := &c.Mounts[i]
+			m.Source = r.str()
+			m.Destination = r.str()
+			m.Device = r.str()
+			m.Flags = r.small()
+			m.ClearedFlags = r.small()
+			m.PropagationFlags = r.ints()
+			m.Data = r.str()
+			m.RecAttrSet = r.uint()
+			m.RecAttrClr = r.uint()
+			m.UIDMappings = idMaps()
+			m.GIDMappings = idMaps()
+			m.IDMapped = r.bool()
+			m.IDMapRecursive = r.bool()
+			m.Tmpcopyup = r.bool()
+		}
+	}
+	if n := r.count(); n > 0 {
+		c.Devices = make([]configs.Device, n)
+		for i := range c.Devices {
+			d := &c.Devices[i]
+			d.Path = r.str()
+			d.Type = rune(r.small())
+			d.Major = r.int()
+			d.Minor = r.int()
+			d.FileMode = r.u32()
+			d.UID = r.u32()
+			d.GID = r.u32()
+		}
+	}
+	c.MaskedPaths = r.strs()
+	c.ReadonlyPaths = r.strs()
+	c.Sysctl = r.strMap()
+	if r.bool() {
+		res := decodeResources(r)
+		if c.Cgroup == nil {
+			r.fail() // resources without a cgroup cannot have been written
+		} else {
+			c.Cgroup.Resources = res
+		}
+	}
+	if r.bool() {
+		s := &specs.LinuxSeccomp{DefaultAction: specs.LinuxSeccompAction(r.str())}
+		s.DefaultErrnoRet = r.uintPtr()
+		if n := r.count(); n > 0 {
+			s.Architectures = make([]specs.Arch, n)
+			for i := range s.Architectures {
+				s.Architectures[i] = specs.Arch(r.str())
+			}
+		}
+		if n := r.count(); n > 0 {
+			s.Flags = make([]specs.LinuxSeccompFlag, n)
+			for i := range s.Flags {
+				s.Flags[i] = specs.LinuxSeccompFlag(r.str())
+			}
+		}
+		s.ListenerPath = r.str()
+		s.ListenerMetadata = r.str()
+		if n := r.count(); n > 0 {
+			s.Syscalls = make([]specs.LinuxSyscall, n)
+			for i := range s.Syscalls {
+				sc := &s.Syscalls[i]
+				sc.Names = r.strs()
+				sc.Action = specs.LinuxSeccompAction(r.str())
+				sc.ErrnoRet = r.uintPtr()
+				if n := r.count(); n > 0 {
+					sc.Args = make([]specs.LinuxSeccompArg, n)
+					for j := range sc.Args {
+						sc.Args[j] = specs.LinuxSeccompArg{Index: uint(r.uint()), Value: r.uint(), ValueTwo: r.uint(), Op: specs.LinuxSeccompOperator(r.str())}
+					}
+				}
+			}
+		}
+		c.Seccomp = s
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return c, nil
+}
+
+func (r *stateReader) strMap() map[string]string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]string, n)
+	for range n {
+		k := r.str()
+		m[k] = r.str()
+	}
+	return m
+}
+
+func (r *stateReader) uintPtr() *uint {
+	if !r.bool() {
+		return nil
+	}
+	v := uint(r.uint())
+	return &v
+}
+
+func (r *stateReader) i64Ptr() *int64 {
+	if !r.bool() {
+		return nil
+	}
+	v := r.int()
+	return &v
+}
+
+func (r *stateReader) u64Ptr() *uint64 {
+	if !r.bool() {
+		return nil
+	}
+	v := r.uint()
+	return &v
+}
+
+func (r *stateReader) u32Ptr() *uint32 {
+	if !r.bool() {
+		return nil
+	}
+	v := r.u32()
+	return &v
+}
+
+func (r *stateReader) u16Ptr() *uint16 {
+	if !r.bool() {
+		return nil
+	}
+	v := r.uint()
+	if v > math.MaxUint16 {
+		r.fail()
+		return nil
+	}
+	w := uint16(v)
+	return &w
+}
+
+func (r *stateReader) boolPtr() *bool {
+	if !r.bool() {
+		return nil
+	}
+	v := r.bool()
+	return &v
+}
+
+func decodeResources(r *stateReader) *specs.LinuxResources {
+	res := &specs.LinuxResources{}
+	if n := r.count(); n > 0 {
+		res.Devices = make([]specs.LinuxDeviceCgroup, n)
+		for i := range res.Devices {
+			d := &res.Devices[i]
+			d.Allow = r.bool()
+			d.Type = r.str()
+			d.Major = r.i64Ptr()
+			d.Minor = r.i64Ptr()
+			d.Access = r.str()
+		}
+	}
+	if r.bool() {
+		m := &specs.LinuxMemory{}
+		for _, p := range []**int64{&m.Limit, &m.Reservation, &m.Swap, &m.Kernel, &m.KernelTCP} { //nolint:staticcheck // deprecated fields, still carried
+			*p = r.i64Ptr()
+		}
+		m.Swappiness = r.u64Ptr()
+		m.DisableOOMKiller = r.boolPtr()
+		m.UseHierarchy = r.boolPtr()
+		m.CheckBeforeUpdate = r.boolPtr()
+		res.Memory = m
+	}
+	if r.bool() {
+		c := &specs.LinuxCPU{}
+		c.Shares = r.u64Ptr()
+		c.Quota = r.i64Ptr()
+		c.Burst = r.u64Ptr()
+		c.Period = r.u64Ptr()
+		c.RealtimeRuntime = r.i64Ptr()
+		c.RealtimePeriod = r.u64Ptr()
+		c.Cpus = r.str()
+		c.Mems = r.str()
+		c.Idle = r.i64Ptr()
+		res.CPU = c
+	}
+	if r.bool() {
+		res.Pids = &specs.LinuxPids{Limit: r.i64Ptr()}
+	}
+	if r.bool() {
+		b := &specs.LinuxBlockIO{}
+		b.Weight = r.u16Ptr()
+		b.LeafWeight = r.u16Ptr()
+		if n := r.count(); n > 0 {
+			b.WeightDevice = make([]specs.LinuxWeightDevice, n)
+			for i := range b.WeightDevice {
+				d := &b.WeightDevice[i]
+				d.Major = r.int()
+				d.Minor = r.int()
+				d.Weight = r.u16Ptr()
+				d.LeafWeight = r.u16Ptr()
+			}
+		}
+		for _, l := range []*[]specs.LinuxThrottleDevice{&b.ThrottleReadBpsDevice, &b.ThrottleWriteBpsDevice, &b.ThrottleReadIOPSDevice, &b.ThrottleWriteIOPSDevice} {
+			n := r.count()
+			if n == 0 {
+				continue
+			}
+			*l = make([]specs.LinuxThrottleDevice, n)
+			for i := range *l {
+				d := &(*l)[i]
+				d.Major = r.int()
+				d.Minor = r.int()
+				d.Rate = r.uint()
+			}
+		}
+		res.BlockIO = b
+	}
+	if n := r.count(); n > 0 {
+		res.HugepageLimits = make([]specs.LinuxHugepageLimit, n)
+		for i := range res.HugepageLimits {
+			res.HugepageLimits[i] = specs.LinuxHugepageLimit{Pagesize: r.str(), Limit: r.uint()}
+		}
+	}
+	if r.bool() {
+		n := &specs.LinuxNetwork{ClassID: r.u32Ptr()}
+		if k := r.count(); k > 0 {
+			n.Priorities = make([]specs.LinuxInterfacePriority, k)
+			for i := range n.Priorities {
+				n.Priorities[i] = specs.LinuxInterfacePriority{Name: r.str(), Priority: r.u32()}
+			}
+		}
+		res.Network = n
+	}
+	if n := r.count(); n > 0 {
+		res.Rdma = make(map[string]specs.LinuxRdma, n)
+		for range n {
+			k := r.str()
+			res.Rdma[k] = specs.LinuxRdma{HcaHandles: r.u32Ptr(), HcaObjects: r.u32Ptr()}
+		}
+	}
+	res.Unified = r.strMap()
+	return res
+}

@@ -124,3 +124,48 @@ func TestLoadStateReadsLegacyJSON(t *testing.T) {
 		t.Errorf("an empty directory: %v, want not found", err)
 	}
 }
+
+// The whole config survives its file too, every field filled.
+func TestConfigCodecRoundTripsEveryField(t *testing.T) {
+	var s persistedState
+	n := 0
+	fill(t, reflect.ValueOf(&s).Elem(), &n)
+	c := s.Config
+	got, err := decodeFullConfig(encodeFullConfig(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		a, _ := json.MarshalIndent(c, "", " ")
+		b, _ := json.MarshalIndent(got, "", " ")
+		t.Fatalf("round trip differs:\nwant %s\ngot  %s", a, b)
+	}
+	b := encodeFullConfig(c)
+	for i := 0; i < len(b); i += 7 {
+		if _, err := decodeFullConfig(b[:i]); err == nil {
+			t.Fatalf("config truncated to %d of %d bytes: no error", i, len(b))
+		}
+	}
+}
+
+// The JSON config.json of an older husk is still read.
+func TestLoadConfigReadsLegacyJSON(t *testing.T) {
+	dir := t.TempDir()
+	var s persistedState
+	n := 0
+	fill(t, reflect.ValueOf(&s).Elem(), &n)
+	b, err := json.Marshal(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, legacyConfigFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Mounts) != 2 || got.Seccomp == nil || got.Cgroup.Resources == nil {
+		t.Errorf("legacy config read as %+v", got)
+	}
+}
