@@ -66,7 +66,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	// The sealed copy of the init helper is made while the state directory
 	// and the cgroup manager are set up (spawn waits for it).
-	go sealedHelper()
+	PrepareSpawn()
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}

@@ -152,3 +152,10 @@ var sealedHelper = sync.OnceValue(func() *os.File {
 	}
 	return f
 })
+
+// PrepareSpawn starts making, in the background, what starting a container
+// process needs (the sealed copy of the init helper), so that it is ready
+// when Create or Exec gets there: a caller calls it as soon as it knows it
+// will create or exec, before its own set-up (parsing a config, loading a
+// container). Optional; later calls do nothing.
+func PrepareSpawn() { go sealedHelper() }

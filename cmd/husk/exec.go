@@ -82,6 +82,7 @@ status (128+N when signal N killed it).`,
 // execProcess starts the process and, in the foreground, relays signals
 // and the terminal until it exits. It returns the process's exit code.
 func execProcess(cmd *cli.Command) (int, error) {
+	libcontainer.PrepareSpawn()
 	c, err := getContainer(cmd)
 	if err != nil {
 		return -1, err

@@ -65,7 +65,9 @@ func getContainer(cmd *cli.Command) (*libcontainer.Container, error) {
 	if id == "" {
 		return nil, errEmptyID
 	}
+	endLoad := tracer.Begin("load")
 	c, err := libcontainer.Load(stateRoot(cmd), id)
+	endLoad()
 	if err == nil {
 		c.SetTrace(tracer)
 	}
@@ -80,6 +82,7 @@ func createContainer(cmd *cli.Command, id string, detach bool) (*libcontainer.Co
 	if id == "" {
 		return nil, errEmptyID
 	}
+	libcontainer.PrepareSpawn()
 	bundle, err := bundleDir(cmd)
 	if err != nil {
 		return nil, err
