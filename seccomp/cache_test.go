@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -244,4 +246,98 @@ func BenchmarkCacheKey(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Every field of the profile that makes the program changes the cache key,
+// and only those: a field added to runtime-spec's LinuxSeccomp and not to
+// canonicalProfile would let two different profiles share a program.
+func TestCacheKeyCoversEveryField(t *testing.T) {
+	base := func() *specs.LinuxSeccomp {
+		e1, e2 := uint(1), uint(2)
+		return &specs.LinuxSeccomp{
+			DefaultAction: "SCMP_ACT_ERRNO", DefaultErrnoRet: &e1,
+			Architectures: []specs.Arch{"SCMP_ARCH_X86_64"}, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_LOG"},
+			ListenerPath: "/l", ListenerMetadata: "m",
+			Syscalls: []specs.LinuxSyscall{{
+				Names: []string{"read"}, Action: "SCMP_ACT_ALLOW", ErrnoRet: &e2,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 2, ValueTwo: 3, Op: "SCMP_CMP_EQ"}},
+			}},
+		}
+	}
+	key := func(s *specs.LinuxSeccomp) [32]byte {
+		k, err := cacheKey(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	ref := key(base())
+	// Walk every leaf of the profile by reflection and change it.
+	var walk func(path string, v reflect.Value, change func(*specs.LinuxSeccomp, reflect.Value))
+	checked := 0
+	try := func(path string, set func(s *specs.LinuxSeccomp)) {
+		s := base()
+		set(s)
+		same := key(s) == ref
+		listener := strings.HasPrefix(path, ".ListenerPath") || strings.HasPrefix(path, ".ListenerMetadata")
+		if same != listener {
+			t.Errorf("changing %s: key changed %v, want %v", path, !same, !listener)
+		}
+		checked++
+	}
+	walk = func(path string, v reflect.Value, _ func(*specs.LinuxSeccomp, reflect.Value)) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			try(path+"=nil", func(s *specs.LinuxSeccomp) { fieldByPath(s, path).Set(reflect.Zero(v.Type())) })
+			walk(path+"*", v.Elem(), nil)
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				walk(path+"."+v.Type().Field(i).Name, v.Field(i), nil)
+			}
+		case reflect.Slice:
+			try(path+"=extra", func(s *specs.LinuxSeccomp) {
+				f := fieldByPath(s, path)
+				f.Set(reflect.Append(f, reflect.New(f.Type().Elem()).Elem()))
+			})
+			for i := 0; i < v.Len(); i++ {
+				walk(path+"["+strconv.Itoa(i)+"]", v.Index(i), nil)
+			}
+		case reflect.String:
+			try(path, func(s *specs.LinuxSeccomp) { f := fieldByPath(s, path); f.SetString(f.String() + "x") })
+		case reflect.Uint, reflect.Uint64, reflect.Uint32:
+			try(path, func(s *specs.LinuxSeccomp) { f := fieldByPath(s, path); f.SetUint(f.Uint() + 1) })
+		default:
+			t.Fatalf("%s: unhandled kind %s", path, v.Kind())
+		}
+	}
+	walk("", reflect.ValueOf(base()).Elem(), nil)
+	if checked < 15 {
+		t.Errorf("only %d changes tried", checked)
+	}
+}
+
+// fieldByPath finds ".Syscalls[0].Args[0].Op" in s; a "*" after a name
+// dereferences it, a trailing "=..." is ignored.
+func fieldByPath(s *specs.LinuxSeccomp, path string) reflect.Value {
+	if i := strings.IndexByte(path, '='); i >= 0 {
+		path = path[:i]
+	}
+	v := reflect.ValueOf(s).Elem()
+	for _, part := range strings.Split(strings.TrimPrefix(path, "."), ".") {
+		deref := strings.HasSuffix(part, "*")
+		part = strings.TrimSuffix(part, "*")
+		name, idx, _ := strings.Cut(part, "[")
+		v = v.FieldByName(name)
+		for idx != "" {
+			var n string
+			n, idx, _ = strings.Cut(idx, "]")
+			i, _ := strconv.Atoi(n)
+			v = v.Index(i)
+			idx = strings.TrimPrefix(idx, "[")
+		}
+		if deref {
+			v = v.Elem()
+		}
+	}
+	return v
 }
