@@ -55,6 +55,14 @@
 #endif
 #define MAX_SYMLINKS 40 /* the kernel's MAXSYMLINKS, as package rootfs */
 #define CGROUP_DIR_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x1
+#define MOUNT_ATTR_NOSUID 0x2
+#define MOUNT_ATTR_NODEV 0x4
+#define MOUNT_ATTR_NOEXEC 0x8
+#define MOUNT_ATTR__ATIME 0x70
+#define MOUNT_ATTR_NODIRATIME 0x80
+#endif
 
 /* struct mount_attr of mount_setattr(2); <linux/mount.h> clashes with
  * <sys/mount.h> on older libcs. */
@@ -563,10 +571,29 @@ static void mount_bind(const struct root *r, const struct xp_mount *m, const cha
 /* mount_cgroup1: a tmpfs at dest with one bind mount of the container's own
  * cgroup directory per hierarchy (the parent listed them), as
  * rootfs.mountCgroupV1. The tmpfs is fresh: plain *at calls are safe in it. */
+/* remount_hierarchy gives the hierarchy bound at dir/name the cgroup
+ * mount's flags. */
+static void remount_hierarchy(int dir, const char *dest, const char *name, uint32_t flags)
+{
+	int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		xp_fail(errno, "open %s/%s", dest, name);
+	remount_bind(fd, dest, flags);
+	close(fd);
+}
+
 static void mount_cgroup1(const struct root *r, const struct xp_mount *m, const char *dest)
 {
 	char rel[PATH_MAX + 1];
 	int target = root_create(r, dest, 0, 0, rel, sizeof(rel)), dir;
+	/* The usual cgroup mount (ro, nosuid, nodev, noexec, and relatime or
+	 * no atime option: runc's and Docker's) leaves the tmpfs and every
+	 * hierarchy with the same flags: then one recursive mount_setattr(2)
+	 * at the end does what a remount of each would, ~20 syscalls fewer. */
+	uint32_t lockable = m->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+					MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME);
+	int usual = (lockable & ~(uint32_t)MS_RELATIME) == (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
 
 	if (target < 0)
 		xp_fail(-target, "mount cgroup on %s: create in rootfs %s", dest, dest);
@@ -585,11 +612,8 @@ static void mount_cgroup1(const struct root *r, const struct xp_mount *m, const 
 		if (do_mount(m->hdir[i], fd, NULL, MS_BIND | MS_REC, NULL) < 0)
 			xp_fail(errno, "bind mount %s on %s/%s", m->hdir[i], dest, name);
 		close(fd);
-		fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			xp_fail(errno, "open %s/%s", dest, name);
-		remount_bind(fd, dest, m->flags);
-		close(fd);
+		if (!usual)
+			remount_hierarchy(dir, dest, name, m->flags);
 		/* cpu -> cpu,cpuacct, where tools look for it. */
 		if (strchr(name, ',')) {
 			char *names = strdup(name), *save = NULL;
@@ -602,7 +626,21 @@ static void mount_cgroup1(const struct root *r, const struct xp_mount *m, const 
 		}
 	}
 	apply_mount_options(dir, dest, m);
-	if (m->flags & MS_RDONLY)
+	if (usual) {
+		struct xp_mount_attr a = {
+			.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			/* relatime is the value 0 of the atime field */
+			.attr_clr = MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME,
+		};
+		if (syscall(SYS_mount_setattr, dir, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
+			if (errno != ENOSYS)
+				xp_fail(errno, "mount_setattr %s (read-only, nosuid, nodev, noexec)", dest);
+			for (int i = 0; i < m->nh; i++)
+				remount_hierarchy(dir, dest, m->hname[i], m->flags);
+			usual = 0;
+		}
+	}
+	if (!usual && (m->flags & MS_RDONLY))
 		remount_bind(dir, dest, CGROUP_DIR_FLAGS | MS_RDONLY);
 	close(dir);
 	close(target);

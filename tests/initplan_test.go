@@ -36,11 +36,36 @@ func TestInitPathsBuildTheSameContainer(t *testing.T) {
 	script := `cut -d' ' -f4- /proc/self/mountinfo | sed 's/ [0-9]*:[0-9]* / /'; ` +
 		`ls -ln /dev /dev/pts | cut -c1-10,16-; hostname; id; pwd; umask; ulimit -n; ` +
 		`grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; ls /sys/fs/cgroup; readlink /dev/ptmx; readlink /dev/fd`
+	for _, variant := range []struct {
+		name   string
+		change func(*specs.Spec)
+	}{
+		{"default", func(*specs.Spec) {}},
+		// A read-write cgroup mount takes the C path's other way of
+		// setting its flags; a read-write root and a bind mount too.
+		{"rw cgroups", func(s *specs.Spec) {
+			s.Root.Readonly = false
+			for i := range s.Mounts {
+				if s.Mounts[i].Type == "cgroup" {
+					s.Mounts[i].Options = []string{"nosuid", "noexec", "nodev"}
+				}
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/etc", Type: "bind", Source: "/etc", Options: []string{"rbind", "ro", "nosuid"}})
+		}},
+	} {
+		t.Run(variant.name, func(t *testing.T) {
+			compareInitPaths(t, script, variant.change)
+		})
+	}
+}
+
+func compareInitPaths(t *testing.T, script string, change func(*specs.Spec)) {
 	outs := map[string]string{}
 	for _, p := range initPaths {
 		b := newBundle(t)
 		b.Spec.Process.Cwd = "/new/cwd"
 		b.Spec.Process.Args = sh(script)
+		change(b.Spec)
 		p.setup(b.Spec)
 		id := b.newID()
 		b.writeSpec(id)
