@@ -274,29 +274,22 @@ func (r *stateReader) bool() bool {
 	return v
 }
 
-func (r *stateReader) strs() []string {
+// readList reads a list written as its length and its elements (nil when
+// empty, as the JSON state had it).
+func readList[T any](r *stateReader, get func() T) []T {
 	n := r.count()
 	if n == 0 {
 		return nil
 	}
-	l := make([]string, n)
+	l := make([]T, n)
 	for i := range l {
-		l[i] = r.str()
+		l[i] = get()
 	}
 	return l
 }
 
-func (r *stateReader) ints() []int {
-	n := r.count()
-	if n == 0 {
-		return nil
-	}
-	l := make([]int, n)
-	for i := range l {
-		l[i] = r.small()
-	}
-	return l
-}
+func (r *stateReader) strs() []string { return readList(r, r.str) }
+func (r *stateReader) ints() []int    { return readList(r, r.small) }
 
 func decodeState(b []byte) (*persistedState, error) {
 	if len(b) < len(stateMagic) || string(b[:len(stateMagic)]) != stateMagic {
@@ -333,12 +326,9 @@ func decodeConfig(r *stateReader) *configs.Config {
 	c.NoNewKeyring = r.bool()
 	c.Hostname = r.str()
 	c.Domainname = r.str()
-	if n := r.count(); n > 0 {
-		c.Namespaces = make([]configs.Namespace, n)
-		for i := range c.Namespaces {
-			c.Namespaces[i] = configs.Namespace{Type: configs.NamespaceType(r.str()), Path: r.str()}
-		}
-	}
+	c.Namespaces = readList(r, func() configs.Namespace {
+		return configs.Namespace{Type: configs.NamespaceType(r.str()), Path: r.str()}
+	})
 	c.MountLabel = r.str()
 	if r.bool() {
 		p := &specs.LinuxPersonality{Domain: specs.LinuxPersonalityDomain(r.str())}
@@ -394,12 +384,7 @@ func decodeProcess(r *stateReader) *configs.Process {
 	p.Cwd = r.str()
 	p.UID = r.u32()
 	p.GID = r.u32()
-	if n := r.count(); n > 0 {
-		p.AdditionalGids = make([]uint32, n)
-		for i := range p.AdditionalGids {
-			p.AdditionalGids[i] = r.u32()
-		}
-	}
+	p.AdditionalGids = readList(r, r.u32)
 	if r.bool() {
 		u := r.u32()
 		p.Umask = &u
@@ -415,12 +400,9 @@ func decodeProcess(r *stateReader) *configs.Process {
 		}
 		p.Capabilities = c
 	}
-	if n := r.count(); n > 0 {
-		p.Rlimits = make([]configs.Rlimit, n)
-		for i := range p.Rlimits {
-			p.Rlimits[i] = configs.Rlimit{Type: r.small(), Name: r.str(), Hard: r.uint(), Soft: r.uint()}
-		}
-	}
+	p.Rlimits = readList(r, func() configs.Rlimit {
+		return configs.Rlimit{Type: r.small(), Name: r.str(), Hard: r.uint(), Soft: r.uint()}
+	})
 	p.NoNewPrivileges = r.bool()
 	if r.bool() {
 		v := r.small()
@@ -565,41 +547,20 @@ func (w *stateWriter) strMap(m map[string]string) {
 	}
 }
 
-func (w *stateWriter) uintPtr(p *uint) {
+// The optional numbers and booleans of the config: a presence byte, then
+// the value.
+func writeOpt[T any](w *stateWriter, p *T, put func(T)) {
 	if w.present(p != nil) {
-		w.uint(uint64(*p))
+		put(*p)
 	}
 }
 
-func (w *stateWriter) i64Ptr(p *int64) {
-	if w.present(p != nil) {
-		w.int(*p)
-	}
-}
-
-func (w *stateWriter) u64Ptr(p *uint64) {
-	if w.present(p != nil) {
-		w.uint(*p)
-	}
-}
-
-func (w *stateWriter) u32Ptr(p *uint32) {
-	if w.present(p != nil) {
-		w.uint(uint64(*p))
-	}
-}
-
-func (w *stateWriter) u16Ptr(p *uint16) {
-	if w.present(p != nil) {
-		w.uint(uint64(*p))
-	}
-}
-
-func (w *stateWriter) boolPtr(p *bool) {
-	if w.present(p != nil) {
-		w.bool(*p)
-	}
-}
+func (w *stateWriter) uintPtr(p *uint)  { writeOpt(w, p, func(v uint) { w.uint(uint64(v)) }) }
+func (w *stateWriter) i64Ptr(p *int64)  { writeOpt(w, p, w.int) }
+func (w *stateWriter) u64Ptr(p *uint64) { writeOpt(w, p, w.uint) }
+func (w *stateWriter) u32Ptr(p *uint32) { writeOpt(w, p, func(v uint32) { w.uint(uint64(v)) }) }
+func (w *stateWriter) u16Ptr(p *uint16) { writeOpt(w, p, func(v uint16) { w.uint(uint64(v)) }) }
+func (w *stateWriter) boolPtr(p *bool)  { writeOpt(w, p, w.bool) }
 
 func encodeResources(w *stateWriter, r *specs.LinuxResources) {
 	w.uint(uint64(len(r.Devices)))
@@ -686,15 +647,9 @@ func decodeFullConfig(b []byte) (*configs.Config, error) {
 	r := &stateReader{b: b[len(configMagic):]}
 	c := decodeConfig(r)
 	idMaps := func() []configs.IDMap {
-		n := r.count()
-		if n == 0 {
-			return nil
-		}
-		l := make([]configs.IDMap, n)
-		for i := range l {
-			l[i] = configs.IDMap{ContainerID: r.u32(), HostID: r.u32(), Size: r.u32()}
-		}
-		return l
+		return readList(r, func() configs.IDMap {
+			return configs.IDMap{ContainerID: r.u32(), HostID: r.u32(), Size: r.u32()}
+		})
 	}
 	c.UIDMappings = idMaps()
 	c.GIDMappings = idMaps()
@@ -805,57 +760,31 @@ func (r *stateReader) strMap() map[string]string {
 	return m
 }
 
+// readOpt reads what writeOpt wrote.
+func readOpt[T any](r *stateReader, get func() T) *T {
+	if !r.bool() {
+		return nil
+	}
+	v := get()
+	return &v
+}
+
 func (r *stateReader) uintPtr() *uint {
-	if !r.bool() {
-		return nil
-	}
-	v := uint(r.uint())
-	return &v
+	return readOpt(r, func() uint { return uint(r.uint()) })
 }
-
-func (r *stateReader) i64Ptr() *int64 {
-	if !r.bool() {
-		return nil
-	}
-	v := r.int()
-	return &v
-}
-
-func (r *stateReader) u64Ptr() *uint64 {
-	if !r.bool() {
-		return nil
-	}
-	v := r.uint()
-	return &v
-}
-
-func (r *stateReader) u32Ptr() *uint32 {
-	if !r.bool() {
-		return nil
-	}
-	v := r.u32()
-	return &v
-}
+func (r *stateReader) i64Ptr() *int64  { return readOpt(r, r.int) }
+func (r *stateReader) u64Ptr() *uint64 { return readOpt(r, r.uint) }
+func (r *stateReader) u32Ptr() *uint32 { return readOpt(r, r.u32) }
+func (r *stateReader) boolPtr() *bool  { return readOpt(r, r.bool) }
 
 func (r *stateReader) u16Ptr() *uint16 {
-	if !r.bool() {
-		return nil
-	}
-	v := r.uint()
-	if v > math.MaxUint16 {
-		r.fail()
-		return nil
-	}
-	w := uint16(v)
-	return &w
-}
-
-func (r *stateReader) boolPtr() *bool {
-	if !r.bool() {
-		return nil
-	}
-	v := r.bool()
-	return &v
+	return readOpt(r, func() uint16 {
+		v := r.uint()
+		if v > math.MaxUint16 {
+			r.fail()
+		}
+		return uint16(v)
+	})
 }
 
 func decodeResources(r *stateReader) *specs.LinuxResources {
@@ -927,20 +856,14 @@ func decodeResources(r *stateReader) *specs.LinuxResources {
 		}
 		res.BlockIO = b
 	}
-	if n := r.count(); n > 0 {
-		res.HugepageLimits = make([]specs.LinuxHugepageLimit, n)
-		for i := range res.HugepageLimits {
-			res.HugepageLimits[i] = specs.LinuxHugepageLimit{Pagesize: r.str(), Limit: r.uint()}
-		}
-	}
+	res.HugepageLimits = readList(r, func() specs.LinuxHugepageLimit {
+		return specs.LinuxHugepageLimit{Pagesize: r.str(), Limit: r.uint()}
+	})
 	if r.bool() {
 		n := &specs.LinuxNetwork{ClassID: r.u32Ptr()}
-		if k := r.count(); k > 0 {
-			n.Priorities = make([]specs.LinuxInterfacePriority, k)
-			for i := range n.Priorities {
-				n.Priorities[i] = specs.LinuxInterfacePriority{Name: r.str(), Priority: r.u32()}
-			}
-		}
+		n.Priorities = readList(r, func() specs.LinuxInterfacePriority {
+			return specs.LinuxInterfacePriority{Name: r.str(), Priority: r.u32()}
+		})
 		res.Network = n
 	}
 	if n := r.count(); n > 0 {
