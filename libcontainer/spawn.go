@@ -11,6 +11,7 @@ import (
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/libcontainer/configs"
+	"github.com/husk-runtime/husk/nsenter"
 	"golang.org/x/sys/unix"
 )
 
@@ -170,7 +171,8 @@ func spawn(s *spawnSpec) (*child, error) {
 	if s.execPlan != nil {
 		exe = sealedHelper()
 	}
-	if exe == nil {
+	helper := exe != nil
+	if !helper {
 		exe, err = sealedExe()
 	}
 	endSeal()
@@ -313,7 +315,17 @@ func spawn(s *spawnSpec) (*child, error) {
 	endNs := s.trace.Begin("fork-exec+nsenter")
 	// The path is resolved in the child after the fds are in place.
 	path := "/proc/self/fd/" + strconv.Itoa(exeFd)
-	pid0, err := syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Env: env, Files: files})
+	var pid0 int
+	if helper {
+		// husk-init unblocks the signals nsenter.Spawn leaves blocked.
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f)
+		}
+		pid0, err = nsenter.Spawn(path, []string{"husk-init"}, env, fds)
+	} else {
+		pid0, err = syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Env: env, Files: files})
+	}
 	if err != nil {
 		ch.close()
 		return nil, fmt.Errorf("start husk init: %w", err)

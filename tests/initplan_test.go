@@ -175,3 +175,21 @@ func TestPlanProcessesRunTheInitHelper(t *testing.T) {
 		t.Skipf("the container's process runs %s: husk was built without its init helper (no musl-gcc)", target)
 	}
 }
+
+// husk starts its init helper with every signal blocked (it unblocks them
+// itself): the container's program, first process or exec'd, starts with
+// none blocked, as with runc. (Ignored signals are inherited from whoever
+// runs husk, as with runc too.)
+func TestProcessesStartWithNoSignalBlocked(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	want := "SigBlk:\t0000000000000000\n"
+	status := []string{"grep", "-E", "^SigBlk", "/proc/self/status"}
+	if out := b.mustRun(status...); out != want {
+		t.Errorf("first process: %q, want %q", out, want)
+	}
+	id, _ := b.startDetached("sleep", "100")
+	if out := b.mustHusk(append([]string{"exec", id}, status...)...); out != want {
+		t.Errorf("exec'd process: %q, want %q", out, want)
+	}
+}

@@ -7,6 +7,7 @@
  * container's program, without the ~0.4 ms of glibc's start-up (CPUID
  * probing is expensive in a VM) and without mapping husk's 6 MB binary.
  */
+#include <signal.h>
 #include <unistd.h>
 
 extern void husk_nsexec(void);
@@ -14,6 +15,12 @@ extern void husk_nsexec(void);
 int main(void)
 {
 	static const char msg[] = "husk-init: run by husk only, with a plan\n";
+	sigset_t none;
+
+	/* husk starts this program with every signal blocked (nsenter.Spawn):
+	 * it and the container's program run with none blocked. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/* Returns only when there is no plan: the Go path needs the husk
 	 * binary itself. */
