@@ -11,7 +11,7 @@ package libcontainer
 //	                                      then initplan.c/execplan.c or Go's Init)
 //	--------------------                  ----------------------------------------
 //	cgroup Apply(-1), unless late (below)
-//	ForkExec(sealed exe) -------------->  stage0: join the cgroup (v1 tasks), setns()
+//	spawn (sealed exe) ---------------->  stage0: join the cgroup (v1 tasks), setns()
 //	                                      paths, maybe stage1 for a new user ns
 //	                                      (maps written by stage0)
 //	                      <------------  "pid1 <pid>"   (only with a new user ns)
