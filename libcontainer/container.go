@@ -20,8 +20,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// managerNew builds the cgroup manager of a container.
-var managerNew = manager.New
+// managerNew builds the cgroup manager of a container; managerRestore
+// rebuilds it from the layout saved in the state.
+var (
+	managerNew     = manager.New
+	managerRestore = manager.Restore
+)
 
 // Warn receives the warnings of the lifecycle that do not fail it (a failed
 // poststart or poststop hook, as the runtime-spec asks). The husk CLI points
@@ -156,6 +160,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		}
 	}
 	st := &persistedState{ID: id, Pid: ch.pid, Created: time.Now().UTC(), Config: cfg, HasSeccomp: cfg.Seccomp != nil}
+	if c.mgr != nil {
+		st.CgroupLayout = manager.Layout(c.mgr)
+	}
 	if u, err := user.Current(); err == nil {
 		st.Owner = u.Username
 	}
@@ -355,7 +362,7 @@ func Load(root, id string) (*Container, error) {
 	}
 	c := &Container{root: root, dir: dir, state: st}
 	if st.Config != nil && st.Config.Cgroup != nil {
-		if c.mgr, err = managerNew(st.Config.Cgroup); err != nil {
+		if c.mgr, err = managerRestore(st.Config.Cgroup, st.CgroupLayout); err != nil {
 			return nil, err
 		}
 	}

@@ -46,6 +46,9 @@ type persistedState struct {
 	Config    *configs.Config `json:"config"`
 	// HasSeccomp says config.json has a seccomp profile (exec needs it).
 	HasSeccomp bool `json:"has_seccomp,omitempty"`
+	// CgroupLayout is what the cgroup manager learnt from the host at
+	// create (manager.Layout), so that later commands skip it.
+	CgroupLayout []byte `json:"cgroup_layout,omitempty"`
 }
 
 // lightConfig returns cfg without what no command needs after create:

@@ -25,7 +25,7 @@ import (
 // are varints (zigzag for signed ones), strings and lists are prefixed by
 // their length, an optional value (a pointer) by a presence byte.
 
-const stateMagic = "HUSKST01"
+const stateMagic = "HUSKST02"
 
 type stateWriter struct{ b []byte }
 
@@ -72,6 +72,8 @@ func encodeState(s *persistedState) []byte {
 	w.int(s.Created.UnixNano())
 	w.str(s.Owner)
 	w.bool(s.HasSeccomp)
+	w.uint(uint64(len(s.CgroupLayout)))
+	w.b = append(w.b, s.CgroupLayout...)
 	if c := s.Config; w.present(c != nil) {
 		encodeConfig(w, c)
 	}
@@ -303,6 +305,10 @@ func decodeState(b []byte) (*persistedState, error) {
 	s.Created = time.Unix(0, r.int()).UTC()
 	s.Owner = r.str()
 	s.HasSeccomp = r.bool()
+	if n := r.count(); n > 0 {
+		s.CgroupLayout = append([]byte(nil), r.b[:n]...)
+		r.b = r.b[n:]
+	}
 	if r.bool() {
 		s.Config = decodeConfig(r)
 	}

@@ -71,3 +71,44 @@ func New(c *configs.Cgroup) (cgroups.Manager, error) {
 	}
 	return m, nil
 }
+
+// Layout returns what m learnt from the host that a later process can
+// reuse through Restore (the v1 hierarchies), or nil.
+func Layout(m cgroups.Manager) []byte {
+	switch m := m.(type) {
+	case *fs.Manager:
+		return m.AppendLayout([]byte{layoutV1})
+	case *fs2.Manager:
+		return []byte{layoutV2}
+	}
+	return nil
+}
+
+const (
+	layoutV1 = 1
+	layoutV2 = 2
+)
+
+// Restore is New for a container whose manager's Layout was saved: it
+// reads neither /proc/self/mountinfo nor the cgroup mode. An empty or
+// unknown layout falls back to New.
+func Restore(c *configs.Cgroup, layout []byte) (cgroups.Manager, error) {
+	if len(layout) == 0 || c == nil || c.Systemd {
+		return New(c)
+	}
+	switch layout[0] {
+	case layoutV1:
+		m, err := fs.NewManagerFromLayout(path.Clean(c.Path), layout[1:])
+		if err != nil {
+			return New(c)
+		}
+		return m, nil
+	case layoutV2:
+		m, err := fs2.NewManager(path.Clean(c.Path))
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	return New(c)
+}
