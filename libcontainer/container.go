@@ -46,7 +46,7 @@ type Container struct {
 	console  *os.File // pty master kept for the caller
 
 	trace *Trace
-	// full is the whole config, read from config.json on first use: the
+	// full is the whole config, read from the config file on first use: the
 	// state holds only its light part (see lightConfig).
 	full *configs.Config
 }
@@ -167,10 +167,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		st.Owner = u.Username
 	}
 	c.state = st
-	// The state files are encoded and config.json written while the child
-	// sets itself up (the parent would only wait): the encoding's cold
-	// start costs about as much as the rest of the parent's work. Only
-	// the state file, the commit point, waits for "ready".
+	// The config file is written and the state encoded while the child
+	// sets itself up (the parent would only wait). Only the state file,
+	// the commit point, waits for "ready".
 	type prepared struct {
 		start uint64
 		b     []byte

@@ -33,7 +33,7 @@ const (
 //
 // Config in the state is the light part of the container's config (see
 // lightConfig): after create only exec needs more (the seccomp profile),
-// from config.json, the whole config in JSON.
+// from the config file, which holds the whole config.
 type persistedState struct {
 	ID  string `json:"id"`
 	Pid int    `json:"init_pid"`
@@ -44,7 +44,8 @@ type persistedState struct {
 	Created   time.Time       `json:"created"`
 	Owner     string          `json:"owner"`
 	Config    *configs.Config `json:"config"`
-	// HasSeccomp says config.json has a seccomp profile (exec needs it).
+	// HasSeccomp says the config file has a seccomp profile (exec needs
+	// it).
 	HasSeccomp bool `json:"has_seccomp,omitempty"`
 	// CgroupLayout is what the cgroup manager learnt from the host at
 	// create (manager.Layout), so that later commands skip it.
@@ -113,8 +114,8 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// save writes config.json (the whole config) and then the state file (with
-// the light config), the commit point of create.
+// save writes the config file (the whole config) and then the state file
+// (with the light config), the commit point of create.
 func (s *persistedState) save(dir string) error {
 	b, err := s.prepare(dir)
 	if err != nil {
@@ -123,7 +124,7 @@ func (s *persistedState) save(dir string) error {
 	return commitState(dir, b)
 }
 
-// prepare writes config.json and returns the encoded state file, for
+// prepare writes the config file and returns the encoded state, for
 // commitState: create does this part while the container's process sets
 // itself up.
 func (s *persistedState) prepare(dir string) ([]byte, error) {
