@@ -82,6 +82,19 @@ func decodeSpecFast(b []byte) (spec *specs.Spec, ok bool) {
 	return s, true
 }
 
+// decodeProcessFast is decodeSpecFast for a process object alone (`exec
+// --process`, what containerd sends for every exec).
+func decodeProcessFast(b []byte) (*specs.Process, bool) {
+	d := &fdec{b: b}
+	p := &specs.Process{}
+	d.process(p)
+	d.ws()
+	if d.bad || d.i != len(d.b) {
+		return nil, false
+	}
+	return p, true
+}
+
 // fdec is a JSON reader that stops at the first thing it does not handle:
 // bad is set and every later read is a no-op.
 type fdec struct {

@@ -137,3 +137,46 @@ func FuzzDecodeSpecFast(f *testing.F) {
 		agree(t, "fuzz", data)
 	})
 }
+
+// The same for a process object alone, from each fixture's process.
+func TestFastProcessDecodeMatchesEncodingJSON(t *testing.T) {
+	files := fixtureFiles(t)
+	rng := rand.New(rand.NewSource(2))
+	fast := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw struct {
+			Process json.RawMessage `json:"process"`
+		}
+		if err := json.Unmarshal(data, &raw); err != nil || raw.Process == nil {
+			continue
+		}
+		for i := 0; i < 4; i++ {
+			b := append([]byte(nil), raw.Process...)
+			if i > 0 { // damaged copies
+				p := rng.Intn(len(b))
+				b[p] = "{}[]\",:0123456789-"[rng.Intn(18)]
+			}
+			got, ok := decodeProcessFast(b)
+			var want specs.Process
+			err := json.Unmarshal(b, &want)
+			if !ok {
+				continue
+			}
+			if i == 0 {
+				fast++
+			}
+			if err != nil {
+				t.Errorf("%s: fast decoder accepted what encoding/json rejects: %v", filepath.Base(f), err)
+			} else if !reflect.DeepEqual(got, &want) {
+				t.Errorf("%s: decoders differ on the process", filepath.Base(f))
+			}
+		}
+	}
+	if fast < len(files)*9/10 {
+		t.Errorf("only %d of %d processes on the fast path", fast, len(files))
+	}
+}

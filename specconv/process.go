@@ -13,6 +13,9 @@ import (
 // (ConvertProcess does); a decoding error gives the line and column of the
 // fault and, for a type mismatch, the field.
 func DecodeProcess(data []byte) (*specs.Process, error) {
+	if p, ok := decodeProcessFast(data); ok {
+		return p, nil
+	}
 	var p specs.Process
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, describeJSONError(data, err)
