@@ -157,3 +157,33 @@ func TestListFlagOnce(t *testing.T) {
 		t.Errorf("got %q, want %q", s, want)
 	}
 }
+
+// Global flags and their values are skipped to find the subcommand, which
+// alone is kept; anything else keeps every command.
+func TestKeepOnlyInvoked(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // the only command left, or "" for all
+	}{
+		{[]string{"husk", "state", "x"}, "state"},
+		{[]string{"husk", "--root", "/r", "--log", "l.json", "--log-format", "json", "create", "--bundle", "b", "x"}, "create"},
+		{[]string{"husk", "--root=/r", "--debug", "--systemd-cgroup", "exec", "x", "true"}, "exec"},
+		{[]string{"husk", "-root", "/r", "kill", "x"}, "kill"},
+		{[]string{"husk", "--debug", "--trace", "/t.json", "run", "x"}, "run"},
+		{[]string{"husk", "--root", "state"}, ""},
+		{[]string{"husk", "help", "state"}, ""},
+		{[]string{"husk", "--help"}, ""},
+		{[]string{"husk", "nosuch"}, ""},
+		{[]string{"husk"}, ""},
+	} {
+		app := newApp()
+		all := len(app.Commands)
+		keepOnlyInvoked(app, c.args)
+		switch {
+		case c.want == "" && len(app.Commands) != all:
+			t.Errorf("%q: kept %d commands, want all %d", c.args, len(app.Commands), all)
+		case c.want != "" && (len(app.Commands) != 1 || app.Commands[0].Name != c.want):
+			t.Errorf("%q: kept %v, want only %s", c.args, app.Commands, c.want)
+		}
+	}
+}
