@@ -152,15 +152,8 @@ func cleanPath(p string) string { return filepath.Clean("/" + p) }
 
 // deviceMode returns the mknod(2) mode of d: its type and permissions.
 func deviceMode(d *configs.Device) (uint32, bool) {
-	var t uint32
-	switch d.Type {
-	case 'c', 'u':
-		t = unix.S_IFCHR
-	case 'b':
-		t = unix.S_IFBLK
-	case 'p':
-		t = unix.S_IFIFO
-	default:
+	t, err := rootfs.DeviceType(d)
+	if err != nil {
 		return 0, false
 	}
 	return t | d.FileMode&0o7777, true

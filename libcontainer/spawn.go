@@ -265,17 +265,16 @@ func spawn(s *spawnSpec) (*child, error) {
 			}
 		}
 		join = s.cgroup.JoinSpec()
-		j := join
-		if len(j.TasksFiles) > 0 {
-			env = append(env, "_HUSK_CGROUP_TASKS="+strings.Join(j.TasksFiles, "\n"))
+		if len(join.TasksFiles) > 0 {
+			env = append(env, "_HUSK_CGROUP_TASKS="+strings.Join(join.TasksFiles, "\n"))
 		}
-		if j.Cgroup2Dir != "" {
-			env = append(env, "_HUSK_CGROUP2="+j.Cgroup2Dir)
+		if join.Cgroup2Dir != "" {
+			env = append(env, "_HUSK_CGROUP2="+join.Cgroup2Dir)
 		}
 		if lateCgroup {
 			env = append(env, "_HUSK_CGROUP_LATE=1")
 		}
-		if j.LateTasksFile != "" {
+		if join.LateTasksFile != "" {
 			// Opened by the parent: the path is out of the child's reach
 			// after pivot_root, and cgroup v1 checks the opener's
 			// credentials. With lateCgroup the file does not exist yet: a
@@ -285,14 +284,14 @@ func spawn(s *spawnSpec) (*child, error) {
 			if lateCgroup {
 				f, err = devNull()
 			} else {
-				f, err = os.OpenFile(j.LateTasksFile, os.O_WRONLY|unix.O_CLOEXEC, 0)
+				f, err = os.OpenFile(join.LateTasksFile, os.O_WRONLY|unix.O_CLOEXEC, 0)
 				if err == nil {
 					defer f.Close()
 				}
 			}
 			if err != nil {
 				ch.close()
-				return nil, fmt.Errorf("open %s: %w", j.LateTasksFile, err)
+				return nil, fmt.Errorf("open %s: %w", join.LateTasksFile, err)
 			}
 			addFile(envMemcgFD, f)
 			if s.cloneFlags&unix.CLONE_NEWCGROUP != 0 {

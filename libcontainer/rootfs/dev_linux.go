@@ -120,8 +120,9 @@ func createConsole(dev int) error {
 	return nil
 }
 
-// deviceType returns the S_IF* type of a configs.Device.
-func deviceType(d *configs.Device) (uint32, error) {
+// DeviceType returns the S_IF* type of a configs.Device; the init plan's
+// encoder (libcontainer) uses it too.
+func DeviceType(d *configs.Device) (uint32, error) {
 	switch d.Type {
 	case 'c', 'u':
 		return unix.S_IFCHR, nil
@@ -146,7 +147,7 @@ func (s *setup) createDevices(dev int) error {
 	bind := false
 	for i := range s.cfg.Devices {
 		d := &s.cfg.Devices[i]
-		typ, err := deviceType(d)
+		typ, err := DeviceType(d)
 		if err != nil {
 			return err
 		}
