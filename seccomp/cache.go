@@ -4,17 +4,15 @@ package seccomp
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -25,7 +23,7 @@ import (
 // cacheFormat versions the file layout, what Compile produces for a given
 // profile and the key's encoding of the profile: bump it when any changes,
 // and old entries are no longer found (their key differs).
-const cacheFormat = 2
+const cacheFormat = 3
 
 // cacheMagic opens every cache file.
 var cacheMagic = [8]byte{'h', 'u', 's', 'k', 'b', 'p', 'f', 0}
@@ -38,41 +36,45 @@ var cacheMagic = [8]byte{'h', 'u', 's', 'k', 'b', 'p', 'f', 0}
 //	12 flags     uint32   Program.Flags
 //	16 notify    uint32   1 if Program.Notify
 //	20 count     uint32   number of instructions
-//	24 crc       uint32   CRC-32C of the rest of the file
+//	24 keylen    uint32   length of the key
 //	28 reserved  uint32   0
-//	32 key       [32]byte the cache key (also the file name)
-//	64 count struct sock_filter records, 8 bytes each
-const cacheHeaderSize = 64
+//	32 sum       uint64   FNV-1a (64 bits) of the rest of the file
+//	40 key       [keylen]byte the whole cache key (cacheKey.text)
+//	40+keylen count struct sock_filter records, 8 bytes each
+const cacheHeaderSize = 40
 
-// castagnoli is made on first use, not at package init: building the table
-// costs ~0.2 ms, and every husk process (the container's init included)
-// would pay it, whether or not it touches the cache.
-var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
+// cacheKey identifies what Compile makes of a profile with this build of
+// husk. The file is named after a hash of text, but the whole text is kept
+// in the file and compared on every hit: a hit never depends on the hash
+// being collision-free, so a fast non-cryptographic one will do. (A
+// SHA-256 brought in the crypto packages, whose initialisation every husk
+// process paid, ~0.25 ms on the test machine.)
+type cacheKey struct {
+	text []byte
+	name string // hex FNV-1a (128 bits) of text, the file name's stem
+}
 
 // CompileCached is Compile with a cache in dir, which it creates (0700)
-// if missing: each profile's program is kept in `<dir>/<key>.bpf`, the key
-// being a SHA-256 of the cache format, the libseccomp version, GOARCH and
-// the profile (canonicalProfile: all but the listener path and metadata,
-// which do not change the program). A hit costs a file read, against ~17 ms for
-// compiling containerd's default profile.
+// if missing: each profile's program is kept in `<dir>/<name>.bpf`, named
+// after a hash of its key: the cache format, the libseccomp version, GOARCH
+// and the profile (appendCanonicalProfile: all but the listener path and
+// metadata, which do not change the program). A hit costs a file read,
+// against ~17 ms for compiling containerd's default profile.
 //
 // A missing, short or corrupt file, or one for another key, is ignored and
-// replaced: it is checked (magic, format, key, length, checksum), never
-// trusted blindly. Files are written to a temporary name and renamed into
-// place, so concurrent callers, in this process or others, see a whole
-// file or none. Entries are never removed; there are as many as distinct
-// profiles.
+// replaced: it is checked (magic, format, the whole key, length,
+// checksum), never trusted blindly. Files are written to a temporary name
+// and renamed into place, so concurrent callers, in this process or
+// others, see a whole file or none. Entries are never removed; there are
+// as many as distinct profiles.
 func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
 	if s == nil {
 		return nil, errors.New("compile seccomp filter: no seccomp config")
 	}
-	key, err := cacheKey(s)
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, hex.EncodeToString(key[:])+".bpf")
+	key := newCacheKey(s)
+	path := filepath.Join(dir, key.name+".bpf")
 	if b, err := os.ReadFile(path); err == nil {
-		if p, ok := decodeCache(b, &key); ok {
+		if p, ok := decodeCache(b, key); ok {
 			return p, nil
 		}
 	}
@@ -80,36 +82,35 @@ func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeCache(dir, path, encodeCache(p, &key)); err != nil {
+	if err := writeCache(dir, path, encodeCache(p, key)); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// cacheKey identifies what Compile makes of s with this build of husk.
-func cacheKey(s *specs.LinuxSeccomp) ([sha256.Size]byte, error) {
-	js := canonicalProfile(s)
+// newCacheKey returns the cache key of s.
+func newCacheKey(s *specs.LinuxSeccomp) cacheKey {
 	major, minor, micro := libseccomp.GetLibraryVersion()
-	h := sha256.New()
-	var pre []byte
-	pre = append(pre, "husk seccomp cache "...)
-	pre = strconv.AppendInt(pre, cacheFormat, 10)
-	pre = append(pre, "\nlibseccomp "...)
-	pre = strconv.AppendUint(pre, uint64(major), 10)
-	pre = append(pre, '.')
-	pre = strconv.AppendUint(pre, uint64(minor), 10)
-	pre = append(pre, '.')
-	pre = strconv.AppendUint(pre, uint64(micro), 10)
-	pre = append(pre, "\n"+runtime.GOARCH+"\n"...)
-	h.Write(pre)
-	h.Write(js)
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	return key, nil
+	b := make([]byte, 0, 4096)
+	b = append(b, "husk seccomp cache "...)
+	b = strconv.AppendInt(b, cacheFormat, 10)
+	b = append(b, "\nlibseccomp "...)
+	b = strconv.AppendUint(b, uint64(major), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(minor), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(micro), 10)
+	b = append(b, "\n"+runtime.GOARCH+"\n"...)
+	b = appendCanonicalProfile(b, s)
+	h := fnv.New128a()
+	h.Write(b)
+	var sum [16]byte
+	return cacheKey{text: b, name: hex.EncodeToString(h.Sum(sum[:0]))}
 }
 
-func encodeCache(p *Program, key *[sha256.Size]byte) []byte {
-	b := make([]byte, cacheHeaderSize, cacheHeaderSize+len(p.Filter)*sockFilterSize)
+func encodeCache(p *Program, key cacheKey) []byte {
+	off := cacheHeaderSize + len(key.text)
+	b := make([]byte, off, off+len(p.Filter)*sockFilterSize)
 	b = appendInsns(b, p.Filter)
 	ne := binary.NativeEndian
 	copy(b[0:], cacheMagic[:])
@@ -119,33 +120,41 @@ func encodeCache(p *Program, key *[sha256.Size]byte) []byte {
 		ne.PutUint32(b[16:], 1)
 	}
 	ne.PutUint32(b[20:], uint32(len(p.Filter)))
-	copy(b[32:], key[:])
-	ne.PutUint32(b[24:], cacheCRC(b))
+	ne.PutUint32(b[24:], uint32(len(key.text)))
+	copy(b[cacheHeaderSize:], key.text)
+	ne.PutUint64(b[32:], cacheSum(b))
 	return b
 }
 
-// cacheCRC is the checksum of cache file b: of all but its crc field.
-func cacheCRC(b []byte) uint32 {
-	tab := castagnoli()
-	return crc32.Update(crc32.Checksum(b[:24], tab), tab, b[28:])
+// cacheSum is the checksum of cache file b: of all but its sum field. It
+// catches a torn or damaged file (writes are not fsynced), not an
+// attacker: the cache directory is root's.
+func cacheSum(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b[:32])
+	h.Write(b[40:])
+	return h.Sum64()
 }
 
 // decodeCache returns the program in b if b is a whole, intact cache file
 // for key.
-func decodeCache(b []byte, key *[sha256.Size]byte) (*Program, bool) {
+func decodeCache(b []byte, key cacheKey) (*Program, bool) {
 	if len(b) < cacheHeaderSize || !bytes.Equal(b[0:8], cacheMagic[:]) {
 		return nil, false
 	}
 	ne := binary.NativeEndian
-	flags, notify, count := ne.Uint32(b[12:]), ne.Uint32(b[16:]), ne.Uint32(b[20:])
-	body := b[cacheHeaderSize:]
+	flags, notify, count, keyLen := ne.Uint32(b[12:]), ne.Uint32(b[16:]), ne.Uint32(b[20:]), ne.Uint32(b[24:])
+	if ne.Uint32(b[8:]) != cacheFormat || uint64(keyLen) != uint64(len(key.text)) ||
+		len(b)-cacheHeaderSize < len(key.text) {
+		return nil, false
+	}
+	body := b[cacheHeaderSize+len(key.text):]
 	switch {
-	case ne.Uint32(b[8:]) != cacheFormat,
-		!bytes.Equal(b[32:64], key[:]),
+	case !bytes.Equal(b[cacheHeaderSize:cacheHeaderSize+len(key.text)], key.text),
 		notify > 1,
 		(notify == 1) != (flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0),
 		uint64(len(body)) != uint64(count)*sockFilterSize,
-		cacheCRC(b) != ne.Uint32(b[24:]):
+		cacheSum(b) != ne.Uint64(b[32:]):
 		return nil, false
 	}
 	insns, err := decodeInsns(body)
@@ -184,13 +193,12 @@ func writeCache(dir, path string, b []byte) (retErr error) {
 	return nil
 }
 
-// canonicalProfile encodes everything of s that makes the program, each
-// string and list prefixed by its length so that no two profiles give the
-// same bytes. By hand rather than with encoding/json: this runs on every
+// appendCanonicalProfile appends to b everything of s that makes the
+// program, each string and list prefixed by its length so that no two
+// profiles give the same bytes. By hand rather than with encoding/json: this runs on every
 // create with a profile, and encoding/json's first use in a process costs
 // ~0.4 ms; a test checks that every field counts.
-func canonicalProfile(s *specs.LinuxSeccomp) []byte {
-	b := make([]byte, 0, 4096)
+func appendCanonicalProfile(b []byte, s *specs.LinuxSeccomp) []byte {
 	num := func(v uint64) { b = binary.AppendUvarint(b, v) }
 	str := func(v string) {
 		num(uint64(len(v)))
