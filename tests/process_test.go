@@ -327,3 +327,27 @@ func waitRunning(t *testing.T, b *bundle, id string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// husk runs its own start-up pinned to one CPU (cmd/husk/startcpu.go) and
+// must give the set back before it starts anything: the container's
+// process, and a process exec'd into it, may run on every CPU the caller
+// may.
+func TestProcessKeepsCallersCPUs(t *testing.T) {
+	t.Parallel()
+	self, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := statusField(string(self), "Cpus_allowed_list")
+	if !strings.ContainsAny(want, ",-") {
+		t.Skipf("the test runs on one CPU (%s): husk does not pin itself then", want)
+	}
+	b := newBundle(t)
+	if got := statusField(b.mustRun("cat", "/proc/self/status"), "Cpus_allowed_list"); got != want {
+		t.Errorf("container process: Cpus_allowed_list %q, want the caller's %q", got, want)
+	}
+	id, _ := execTarget(t, b)
+	if got := statusField(b.mustExec(id, nil, "cat", "/proc/self/status"), "Cpus_allowed_list"); got != want {
+		t.Errorf("exec'd process: Cpus_allowed_list %q, want the caller's %q", got, want)
+	}
+}
