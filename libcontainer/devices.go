@@ -18,13 +18,23 @@ func devRule(allow bool, typ string, major, minor int64, access string) specs.Li
 
 // alwaysAllowed are the device rules every container gets on top of its
 // config, as runc gives them: mknod of any node (opening it still needs a
-// rule), the container's own ptys and /dev/ptmx.
+// rule), the container's own ptys and /dev/ptmx. Written out rather than
+// made by devRule, and pointing to variables rather than to copies, so
+// that the compiler lays the rules out instead of code building them at
+// every process start; nothing writes through the pointers.
 var alwaysAllowed = []specs.LinuxDeviceCgroup{
-	devRule(true, "c", -1, -1, "m"),
-	devRule(true, "b", -1, -1, "m"),
-	devRule(true, "c", 136, -1, "rwm"), // /dev/pts/*
-	devRule(true, "c", 5, 2, "rwm"),    // /dev/ptmx
+	{Allow: true, Type: "c", Access: "m"},
+	{Allow: true, Type: "b", Access: "m"},
+	{Allow: true, Type: "c", Major: &ptsMajor, Access: "rwm"},                     // /dev/pts/*
+	{Allow: true, Type: "c", Major: &ptmxMajor, Minor: &ptmxMinor, Access: "rwm"}, // /dev/ptmx
 }
+
+// The device numbers alwaysAllowed points to.
+var (
+	ptsMajor  int64 = 136
+	ptmxMajor int64 = 5
+	ptmxMinor int64 = 2
+)
 
 // cgroupResources returns the resources to apply to the container's cgroup:
 // the config's, with the device list made complete. Devices start denied,

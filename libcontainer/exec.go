@@ -73,16 +73,32 @@ func (p *Process) Wait() (int, error) {
 	return ws.ExitStatus(), nil
 }
 
-// nsFiles names each namespace's file under /proc/<pid>/ns.
-var nsFiles = map[configs.NamespaceType]string{
-	configs.NEWPID:    "pid",
-	configs.NEWNET:    "net",
-	configs.NEWNS:     "mnt",
-	configs.NEWIPC:    "ipc",
-	configs.NEWUTS:    "uts",
-	configs.NEWUSER:   "user",
-	configs.NEWCGROUP: "cgroup",
-	configs.NEWTIME:   "time",
+// nsFiles names each namespace's file under /proc/<pid>/ns. A table, not
+// a map: a map literal is built by code at every process start, this one
+// is laid out by the compiler.
+var nsFiles = []struct {
+	ns   configs.NamespaceType
+	file string
+}{
+	{configs.NEWPID, "pid"},
+	{configs.NEWNET, "net"},
+	{configs.NEWNS, "mnt"},
+	{configs.NEWIPC, "ipc"},
+	{configs.NEWUTS, "uts"},
+	{configs.NEWUSER, "user"},
+	{configs.NEWCGROUP, "cgroup"},
+	{configs.NEWTIME, "time"},
+}
+
+// nsFile returns the name of namespace t's file under /proc/<pid>/ns, ""
+// for a type nsFiles does not list.
+func nsFile(t configs.NamespaceType) string {
+	for _, e := range nsFiles {
+		if e.ns == t {
+			return e.file
+		}
+	}
+	return ""
 }
 
 // Exec starts p inside the running container: it joins every namespace of
@@ -155,7 +171,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 	defer s.nsPidfd.Close()
 	pidStr := strconv.Itoa(c.state.Pid)
 	for _, ns := range cfg.Namespaces {
-		s.nsPaths = append(s.nsPaths, string(ns.Type)+":/proc/"+pidStr+"/ns/"+nsFiles[ns.Type])
+		s.nsPaths = append(s.nsPaths, string(ns.Type)+":/proc/"+pidStr+"/ns/"+nsFile(ns.Type))
 		s.nsFlags |= cloneFlags[ns.Type]
 	}
 	ch, err := spawn(s)

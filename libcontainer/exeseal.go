@@ -136,22 +136,32 @@ func sealedMemfd(name string, fill func(*os.File) error) (*os.File, error) {
 // or nil when this build has no helper or the kernel will not execute a
 // memfd (vm.memfd_noexec): the caller then uses sealedExe. A process the
 // helper runs never maps husk's binary, and its /proc/<pid>/exe is this
-// memfd, which cannot be written (CVE-2019-5736 does not apply).
-var sealedHelper = sync.OnceValue(func() *os.File {
-	src := inithelper.Open()
-	if src == nil {
-		return nil
-	}
-	f, err := sealedMemfd("husk-init", func(f *os.File) error {
-		var buf [16 << 10]byte // on the stack: no heap for a one-off copy
-		_, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, buf[:])
-		return err
+// memfd, which cannot be written (CVE-2019-5736 does not apply). It is
+// made once; a sync.Once rather than sync.OnceValue, which allocates its
+// state at every process start, used or not.
+func sealedHelper() *os.File {
+	sealedHelperOnce.Do(func() {
+		src := inithelper.Open()
+		if src == nil {
+			return
+		}
+		f, err := sealedMemfd("husk-init", func(f *os.File) error {
+			var buf [16 << 10]byte // on the stack: no heap for a one-off copy
+			_, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, buf[:])
+			return err
+		})
+		if err != nil {
+			return
+		}
+		sealedHelperFile = f
 	})
-	if err != nil {
-		return nil
-	}
-	return f
-})
+	return sealedHelperFile
+}
+
+var (
+	sealedHelperOnce sync.Once
+	sealedHelperFile *os.File
+)
 
 // PrepareSpawn starts making, in the background, what starting a container
 // process needs (the sealed copy of the init helper), so that it is ready

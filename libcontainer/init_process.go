@@ -170,24 +170,57 @@ func setupConsole(sock int, p *configs.Process, mountConsole bool) error {
 	return nil
 }
 
-var schedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
-	specs.SchedOther:    0,
-	specs.SchedFIFO:     1,
-	specs.SchedRR:       2,
-	specs.SchedBatch:    3,
-	specs.SchedISO:      4,
-	specs.SchedIdle:     5,
-	specs.SchedDeadline: 6,
+// schedPolicies are the kernel's numbers of the spec's scheduling
+// policies (SCHED_*). Tables, not maps, here and below: a map literal is
+// built by code at every process start, a table of constants is laid out
+// by the compiler, and a linear search over a few entries costs less.
+var schedPolicies = []struct {
+	name specs.LinuxSchedulerPolicy
+	num  uint32
+}{
+	{specs.SchedOther, 0},
+	{specs.SchedFIFO, 1},
+	{specs.SchedRR, 2},
+	{specs.SchedBatch, 3},
+	{specs.SchedISO, 4},
+	{specs.SchedIdle, 5},
+	{specs.SchedDeadline, 6},
 }
 
-var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
-	specs.SchedFlagResetOnFork:  0x01,
-	specs.SchedFlagReclaim:      0x02,
-	specs.SchedFlagDLOverrun:    0x04,
-	specs.SchedFlagKeepPolicy:   0x08,
-	specs.SchedFlagKeepParams:   0x10,
-	specs.SchedFlagUtilClampMin: 0x20,
-	specs.SchedFlagUtilClampMax: 0x40,
+// schedFlags are the kernel's bits of the spec's SCHED_FLAG_* names.
+var schedFlags = []struct {
+	name specs.LinuxSchedulerFlag
+	bit  uint64
+}{
+	{specs.SchedFlagResetOnFork, 0x01},
+	{specs.SchedFlagReclaim, 0x02},
+	{specs.SchedFlagDLOverrun, 0x04},
+	{specs.SchedFlagKeepPolicy, 0x08},
+	{specs.SchedFlagKeepParams, 0x10},
+	{specs.SchedFlagUtilClampMin, 0x20},
+	{specs.SchedFlagUtilClampMax, 0x40},
+}
+
+// schedPolicy returns the kernel's number of policy p, reporting whether
+// schedPolicies has it.
+func schedPolicy(p specs.LinuxSchedulerPolicy) (uint32, bool) {
+	for _, e := range schedPolicies {
+		if e.name == p {
+			return e.num, true
+		}
+	}
+	return 0, false
+}
+
+// schedFlag returns the kernel's bit of flag f, reporting whether
+// schedFlags has it.
+func schedFlag(f specs.LinuxSchedulerFlag) (uint64, bool) {
+	for _, e := range schedFlags {
+		if e.name == f {
+			return e.bit, true
+		}
+	}
+	return 0, false
 }
 
 // schedAttr returns p's scheduler as the kernel's struct sched_attr (nil
@@ -197,7 +230,7 @@ func schedAttr(p *configs.Process) (*unix.SchedAttr, error) {
 	if s == nil {
 		return nil, nil
 	}
-	pol, ok := schedPolicies[s.Policy]
+	pol, ok := schedPolicy(s.Policy)
 	if !ok {
 		return nil, fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
 	}
@@ -211,7 +244,7 @@ func schedAttr(p *configs.Process) (*unix.SchedAttr, error) {
 		Period:   s.Period,
 	}
 	for _, f := range s.Flags {
-		v, ok := schedFlags[f]
+		v, ok := schedFlag(f)
 		if !ok {
 			return nil, fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
 		}
@@ -231,10 +264,26 @@ func setScheduler(p *configs.Process) error {
 	return nil
 }
 
-var ioprioClasses = map[specs.IOPriorityClass]int{
-	specs.IOPRIO_CLASS_RT:   1,
-	specs.IOPRIO_CLASS_BE:   2,
-	specs.IOPRIO_CLASS_IDLE: 3,
+// ioprioClasses are the kernel's numbers of the spec's I/O priority
+// classes (IOPRIO_CLASS_*); a table, as schedPolicies.
+var ioprioClasses = []struct {
+	name specs.IOPriorityClass
+	num  int
+}{
+	{specs.IOPRIO_CLASS_RT, 1},
+	{specs.IOPRIO_CLASS_BE, 2},
+	{specs.IOPRIO_CLASS_IDLE, 3},
+}
+
+// ioprioClass returns the kernel's number of class c, reporting whether
+// ioprioClasses has it.
+func ioprioClass(c specs.IOPriorityClass) (int, bool) {
+	for _, e := range ioprioClasses {
+		if e.name == c {
+			return e.num, true
+		}
+	}
+	return 0, false
 }
 
 // ioprioValue returns the ioprio_set(2) value of p's I/O priority, -1 for
@@ -244,7 +293,7 @@ func ioprioValue(p *configs.Process) (int, error) {
 	if io == nil {
 		return -1, nil
 	}
-	class, ok := ioprioClasses[io.Class]
+	class, ok := ioprioClass(io.Class)
 	if !ok {
 		return -1, fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
 	}

@@ -55,18 +55,27 @@ const (
 
 // openat2Supported says whether the kernel has openat2(2) (5.6), which the
 // C code resolves every path in the rootfs with; the Go path emulates it
-// on older kernels.
-var openat2Supported = sync.OnceValue(func() bool {
-	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT,
+// on older kernels. The kernel is asked once; a sync.Once rather than
+// sync.OnceValue, which allocates its state at every process start.
+func openat2Supported() bool {
+	openat2Once.Do(func() {
+		fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT,
+		})
+		if err != nil {
+			return
+		}
+		unix.Close(fd)
+		openat2OK = true
 	})
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
-})
+	return openat2OK
+}
+
+var (
+	openat2Once sync.Once
+	openat2OK   bool
+)
 
 // initGoOnlyReason says why cfg's first process must be set up by Go, or
 // "" when an init plan can express it. The C code covers what containerd,

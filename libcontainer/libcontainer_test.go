@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,20 @@ func TestCgroupResourcesCompleteTheDeviceList(t *testing.T) {
 	}
 	if len(cfg.Cgroup.Resources.Devices) != 1 {
 		t.Errorf("the config's own rules were modified")
+	}
+}
+
+// TestAlwaysAllowedIsRuncsList checks the written-out rules against
+// devRule's form of runc's list.
+func TestAlwaysAllowedIsRuncsList(t *testing.T) {
+	want := []specs.LinuxDeviceCgroup{
+		devRule(true, "c", -1, -1, "m"),
+		devRule(true, "b", -1, -1, "m"),
+		devRule(true, "c", 136, -1, "rwm"), // /dev/pts/*
+		devRule(true, "c", 5, 2, "rwm"),    // /dev/ptmx
+	}
+	if !reflect.DeepEqual(alwaysAllowed, want) {
+		t.Errorf("alwaysAllowed = %+v, want %+v", alwaysAllowed, want)
 	}
 }
 

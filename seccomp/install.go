@@ -12,9 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The errors are laid out by the compiler (errors.New of a constant is),
+// not made at every process start: errTooLong spells out
+// unix.BPF_MAXINSNS, 4096, which a test checks, rather than calling
+// fmt.Errorf at start-up.
 var (
 	errEmptyProgram   = errors.New("install seccomp filter: empty program")
-	errTooLong        = fmt.Errorf("install seccomp filter: program longer than %d instructions", unix.BPF_MAXINSNS)
+	errTooLong        = errors.New("install seccomp filter: program longer than 4096 instructions")
 	errNotifyMismatch = errors.New("install seccomp filter: notify and the NEW_LISTENER flag disagree")
 )
 

@@ -430,6 +430,13 @@ func TestInstallRefusesBadPrograms(t *testing.T) {
 	}
 }
 
+func TestErrTooLongNamesTheKernelLimit(t *testing.T) {
+	want := fmt.Sprintf("install seccomp filter: program longer than %d instructions", unix.BPF_MAXINSNS)
+	if errTooLong.Error() != want {
+		t.Errorf("errTooLong = %q, want %q", errTooLong, want)
+	}
+}
+
 func TestProgramJSONRoundTrip(t *testing.T) {
 	p, err := Compile(loadProfile(t))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -232,7 +233,7 @@ func convertProcess(sp *specs.Process) (*configs.Process, error) {
 		p.Rlimits = make([]configs.Rlimit, 0, len(sp.Rlimits))
 		seen := make(map[string]bool, len(sp.Rlimits))
 		for i, rl := range sp.Rlimits {
-			n, ok := Rlimits[rl.Type]
+			n, ok := Rlimit(rl.Type)
 			if !ok {
 				return nil, fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, rl.Type)
 			}
@@ -293,30 +294,32 @@ func convertCapabilities(sc *specs.LinuxCapabilities) (*configs.Capabilities, er
 	return &c, nil
 }
 
-// schedPolicies are the policies sched_setattr(2) takes.
-var schedPolicies = map[specs.LinuxSchedulerPolicy]bool{
-	specs.SchedOther: true, specs.SchedFIFO: true, specs.SchedRR: true,
-	specs.SchedBatch: true, specs.SchedISO: true, specs.SchedIdle: true,
-	specs.SchedDeadline: true,
+// schedPolicies are the policies sched_setattr(2) takes. Lists, not
+// sets: a map literal is built by code at every process start, a list of
+// constants is laid out by the compiler.
+var schedPolicies = []specs.LinuxSchedulerPolicy{
+	specs.SchedOther, specs.SchedFIFO, specs.SchedRR,
+	specs.SchedBatch, specs.SchedISO, specs.SchedIdle,
+	specs.SchedDeadline,
 }
 
 // schedFlags are the SCHED_FLAG_* names the spec defines.
-var schedFlags = map[specs.LinuxSchedulerFlag]bool{
-	specs.SchedFlagResetOnFork: true, specs.SchedFlagReclaim: true,
-	specs.SchedFlagDLOverrun: true, specs.SchedFlagKeepPolicy: true,
-	specs.SchedFlagKeepParams: true, specs.SchedFlagUtilClampMin: true,
-	specs.SchedFlagUtilClampMax: true,
+var schedFlags = []specs.LinuxSchedulerFlag{
+	specs.SchedFlagResetOnFork, specs.SchedFlagReclaim,
+	specs.SchedFlagDLOverrun, specs.SchedFlagKeepPolicy,
+	specs.SchedFlagKeepParams, specs.SchedFlagUtilClampMin,
+	specs.SchedFlagUtilClampMax,
 }
 
 func checkScheduler(s *specs.Scheduler) error {
 	if s == nil {
 		return nil
 	}
-	if !schedPolicies[s.Policy] {
+	if !slices.Contains(schedPolicies, s.Policy) {
 		return fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
 	}
 	for i, f := range s.Flags {
-		if !schedFlags[f] {
+		if !slices.Contains(schedFlags, f) {
 			return fmt.Errorf("process.scheduler.flags[%d]: unknown flag %q", i, f)
 		}
 	}
@@ -570,11 +573,11 @@ func convertDevices(devs []specs.LinuxDevice) ([]configs.Device, error) {
 }
 
 // ipcSysctls are the kernel.* sysctls that belong to the ipc namespace
-// (fs.mqueue.* does too).
-var ipcSysctls = map[string]bool{
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true,
-	"kernel.sem": true, "kernel.shmall": true, "kernel.shmmax": true,
-	"kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+// (fs.mqueue.* does too). A list, not a set: see schedPolicies.
+var ipcSysctls = []string{
+	"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+	"kernel.sem", "kernel.shmall", "kernel.shmmax",
+	"kernel.shmmni", "kernel.shm_rmid_forced",
 }
 
 // checkSysctl accepts only sysctls that live in a namespace the container
@@ -586,7 +589,7 @@ func checkSysctl(c *configs.Config, sysctl map[string]string) error {
 		// file; the kernel's sysctl(8) accepts both.
 		name := strings.ReplaceAll(key, "/", ".")
 		switch {
-		case ipcSysctls[name] || strings.HasPrefix(name, "fs.mqueue."):
+		case slices.Contains(ipcSysctls, name) || strings.HasPrefix(name, "fs.mqueue."):
 			if _, ok := c.Namespace(configs.NEWIPC); !ok {
 				return fmt.Errorf("linux.sysctl: %q needs an ipc namespace", key)
 			}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -533,6 +534,47 @@ func TestMountOptionParsing(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%q:\n got %+v\nwant %+v", tt.opts, got, tt.want)
 		}
+	}
+}
+
+// TestTablesHaveUniqueNames stands in for the compiler's check of
+// duplicate map keys, which the tables (slices, searched linearly, the
+// first match winning) no longer get.
+func TestTablesHaveUniqueNames(t *testing.T) {
+	seen := map[string]bool{}
+	for _, o := range mountOptions {
+		if seen[o.name] {
+			t.Errorf("mount option %q is listed twice", o.name)
+		}
+		seen[o.name] = true
+	}
+	seen = map[string]bool{}
+	for _, r := range rlimits {
+		if seen[r.name] {
+			t.Errorf("rlimit %q is listed twice", r.name)
+		}
+		seen[r.name] = true
+	}
+}
+
+func TestRlimitLooksUpTheTable(t *testing.T) {
+	names := RlimitNames()
+	if len(names) != len(testRlimits) || !sort.StringsAreSorted(names) {
+		t.Errorf("RlimitNames() = %q, want the %d names of testRlimits, sorted", names, len(testRlimits))
+	}
+	for name, want := range testRlimits {
+		if got, ok := Rlimit(name); !ok || got != want {
+			t.Errorf("Rlimit(%q) = %d, %v; want %d", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"", "RLIMIT_FOO", "rlimit_nofile", "NOFILE"} {
+		if got, ok := Rlimit(name); ok {
+			t.Errorf("Rlimit(%q) = %d, want unknown", name, got)
+		}
+	}
+	names[0] = "changed"
+	if RlimitNames()[0] == "changed" {
+		t.Error("RlimitNames returns the package's own slice")
 	}
 }
 

@@ -61,104 +61,118 @@ func prop(flag int) mountOption      { return mountOption{kind: optPropagation, 
 // mountOptions is the one table of mount options husk interprets itself.
 // The parser, the validator and Features all read it; any option not in it
 // is filesystem data ("mode=755", "size=65536k"), passed to mount(2) as is.
-var mountOptions = map[string]mountOption{
-	"defaults": msSet(0),
+// A table, not a map: a map literal is built by code at every process
+// start, while the compiler lays this one out (the helpers above are
+// inlined into constants); the few options of a mount are looked up by a
+// linear search, which costs less than that start-up work.
+var mountOptions = []struct {
+	name string
+	opt  mountOption
+}{
+	{"defaults", msSet(0)},
 
-	"ro":            msSet(unix.MS_RDONLY),
-	"rw":            msClr(unix.MS_RDONLY),
-	"nosuid":        msSet(unix.MS_NOSUID),
-	"suid":          msClr(unix.MS_NOSUID),
-	"nodev":         msSet(unix.MS_NODEV),
-	"dev":           msClr(unix.MS_NODEV),
-	"noexec":        msSet(unix.MS_NOEXEC),
-	"exec":          msClr(unix.MS_NOEXEC),
-	"sync":          msSet(unix.MS_SYNCHRONOUS),
-	"async":         msClr(unix.MS_SYNCHRONOUS),
-	"dirsync":       msSet(unix.MS_DIRSYNC),
-	"remount":       msSet(unix.MS_REMOUNT),
-	"mand":          msSet(unix.MS_MANDLOCK),
-	"nomand":        msClr(unix.MS_MANDLOCK),
-	"noatime":       msSet(unix.MS_NOATIME),
-	"atime":         msClr(unix.MS_NOATIME),
-	"nodiratime":    msSet(unix.MS_NODIRATIME),
-	"diratime":      msClr(unix.MS_NODIRATIME),
-	"relatime":      msSet(unix.MS_RELATIME),
-	"norelatime":    msClr(unix.MS_RELATIME),
-	"strictatime":   msSet(unix.MS_STRICTATIME),
-	"nostrictatime": msClr(unix.MS_STRICTATIME),
-	"lazytime":      msSet(unix.MS_LAZYTIME),
-	"nolazytime":    msClr(unix.MS_LAZYTIME),
-	"iversion":      msSet(unix.MS_I_VERSION),
-	"noiversion":    msClr(unix.MS_I_VERSION),
-	"acl":           msSet(unix.MS_POSIXACL),
-	"noacl":         msClr(unix.MS_POSIXACL),
-	"silent":        msSet(unix.MS_SILENT),
-	"loud":          msClr(unix.MS_SILENT),
-	"nosymfollow":   msSet(unix.MS_NOSYMFOLLOW),
-	"symfollow":     msClr(unix.MS_NOSYMFOLLOW),
-	"bind":          msSet(unix.MS_BIND),
-	"rbind":         msSet(unix.MS_BIND | unix.MS_REC),
+	{"ro", msSet(unix.MS_RDONLY)},
+	{"rw", msClr(unix.MS_RDONLY)},
+	{"nosuid", msSet(unix.MS_NOSUID)},
+	{"suid", msClr(unix.MS_NOSUID)},
+	{"nodev", msSet(unix.MS_NODEV)},
+	{"dev", msClr(unix.MS_NODEV)},
+	{"noexec", msSet(unix.MS_NOEXEC)},
+	{"exec", msClr(unix.MS_NOEXEC)},
+	{"sync", msSet(unix.MS_SYNCHRONOUS)},
+	{"async", msClr(unix.MS_SYNCHRONOUS)},
+	{"dirsync", msSet(unix.MS_DIRSYNC)},
+	{"remount", msSet(unix.MS_REMOUNT)},
+	{"mand", msSet(unix.MS_MANDLOCK)},
+	{"nomand", msClr(unix.MS_MANDLOCK)},
+	{"noatime", msSet(unix.MS_NOATIME)},
+	{"atime", msClr(unix.MS_NOATIME)},
+	{"nodiratime", msSet(unix.MS_NODIRATIME)},
+	{"diratime", msClr(unix.MS_NODIRATIME)},
+	{"relatime", msSet(unix.MS_RELATIME)},
+	{"norelatime", msClr(unix.MS_RELATIME)},
+	{"strictatime", msSet(unix.MS_STRICTATIME)},
+	{"nostrictatime", msClr(unix.MS_STRICTATIME)},
+	{"lazytime", msSet(unix.MS_LAZYTIME)},
+	{"nolazytime", msClr(unix.MS_LAZYTIME)},
+	{"iversion", msSet(unix.MS_I_VERSION)},
+	{"noiversion", msClr(unix.MS_I_VERSION)},
+	{"acl", msSet(unix.MS_POSIXACL)},
+	{"noacl", msClr(unix.MS_POSIXACL)},
+	{"silent", msSet(unix.MS_SILENT)},
+	{"loud", msClr(unix.MS_SILENT)},
+	{"nosymfollow", msSet(unix.MS_NOSYMFOLLOW)},
+	{"symfollow", msClr(unix.MS_NOSYMFOLLOW)},
+	{"bind", msSet(unix.MS_BIND)},
+	{"rbind", msSet(unix.MS_BIND | unix.MS_REC)},
 
-	"private":     prop(unix.MS_PRIVATE),
-	"rprivate":    prop(unix.MS_PRIVATE | unix.MS_REC),
-	"shared":      prop(unix.MS_SHARED),
-	"rshared":     prop(unix.MS_SHARED | unix.MS_REC),
-	"slave":       prop(unix.MS_SLAVE),
-	"rslave":      prop(unix.MS_SLAVE | unix.MS_REC),
-	"unbindable":  prop(unix.MS_UNBINDABLE),
-	"runbindable": prop(unix.MS_UNBINDABLE | unix.MS_REC),
+	{"private", prop(unix.MS_PRIVATE)},
+	{"rprivate", prop(unix.MS_PRIVATE | unix.MS_REC)},
+	{"shared", prop(unix.MS_SHARED)},
+	{"rshared", prop(unix.MS_SHARED | unix.MS_REC)},
+	{"slave", prop(unix.MS_SLAVE)},
+	{"rslave", prop(unix.MS_SLAVE | unix.MS_REC)},
+	{"unbindable", prop(unix.MS_UNBINDABLE)},
+	{"runbindable", prop(unix.MS_UNBINDABLE | unix.MS_REC)},
 
-	"rro":          recSet(unix.MOUNT_ATTR_RDONLY),
-	"rrw":          recClr(unix.MOUNT_ATTR_RDONLY),
-	"rnosuid":      recSet(unix.MOUNT_ATTR_NOSUID),
-	"rsuid":        recClr(unix.MOUNT_ATTR_NOSUID),
-	"rnodev":       recSet(unix.MOUNT_ATTR_NODEV),
-	"rdev":         recClr(unix.MOUNT_ATTR_NODEV),
-	"rnoexec":      recSet(unix.MOUNT_ATTR_NOEXEC),
-	"rexec":        recClr(unix.MOUNT_ATTR_NOEXEC),
-	"rnodiratime":  recSet(unix.MOUNT_ATTR_NODIRATIME),
-	"rdiratime":    recClr(unix.MOUNT_ATTR_NODIRATIME),
-	"rnosymfollow": recSet(unix.MOUNT_ATTR_NOSYMFOLLOW),
-	"rsymfollow":   recClr(unix.MOUNT_ATTR_NOSYMFOLLOW),
-	"rnoatime":     atime(unix.MOUNT_ATTR_NOATIME),
-	"rstrictatime": atime(unix.MOUNT_ATTR_STRICTATIME),
-	"rrelatime":    atime(unix.MOUNT_ATTR_RELATIME),
+	{"rro", recSet(unix.MOUNT_ATTR_RDONLY)},
+	{"rrw", recClr(unix.MOUNT_ATTR_RDONLY)},
+	{"rnosuid", recSet(unix.MOUNT_ATTR_NOSUID)},
+	{"rsuid", recClr(unix.MOUNT_ATTR_NOSUID)},
+	{"rnodev", recSet(unix.MOUNT_ATTR_NODEV)},
+	{"rdev", recClr(unix.MOUNT_ATTR_NODEV)},
+	{"rnoexec", recSet(unix.MOUNT_ATTR_NOEXEC)},
+	{"rexec", recClr(unix.MOUNT_ATTR_NOEXEC)},
+	{"rnodiratime", recSet(unix.MOUNT_ATTR_NODIRATIME)},
+	{"rdiratime", recClr(unix.MOUNT_ATTR_NODIRATIME)},
+	{"rnosymfollow", recSet(unix.MOUNT_ATTR_NOSYMFOLLOW)},
+	{"rsymfollow", recClr(unix.MOUNT_ATTR_NOSYMFOLLOW)},
+	{"rnoatime", atime(unix.MOUNT_ATTR_NOATIME)},
+	{"rstrictatime", atime(unix.MOUNT_ATTR_STRICTATIME)},
+	{"rrelatime", atime(unix.MOUNT_ATTR_RELATIME)},
 	// Leaving noatime, relatime or strictatime selects another mode: the
 	// kernel's default (relatime) after "ratime" and "rnostrictatime",
 	// and access-time updates on every access after "rnorelatime", as
 	// mount(8) describes norelatime.
-	"ratime":         atime(unix.MOUNT_ATTR_RELATIME),
-	"rnostrictatime": atime(unix.MOUNT_ATTR_RELATIME),
-	"rnorelatime":    atime(unix.MOUNT_ATTR_STRICTATIME),
+	{"ratime", atime(unix.MOUNT_ATTR_RELATIME)},
+	{"rnostrictatime", atime(unix.MOUNT_ATTR_RELATIME)},
+	{"rnorelatime", atime(unix.MOUNT_ATTR_STRICTATIME)},
 
-	"idmap":  {kind: optIDMap},
-	"ridmap": {kind: optIDMap, recursive: true},
+	{"idmap", mountOption{kind: optIDMap}},
+	{"ridmap", mountOption{kind: optIDMap, recursive: true}},
 
-	"tmpcopyup": {kind: optTmpcopyup},
+	{"tmpcopyup", mountOption{kind: optTmpcopyup}},
 }
 
-// mountOptionNames is the sorted list of mountOptions' keys, built once.
-var mountOptionNames = func() []string {
-	names := make([]string, 0, len(mountOptions))
-	for name := range mountOptions {
-		names = append(names, name)
+// lookupMountOption returns what the option called name means to husk,
+// reporting whether it is in mountOptions.
+func lookupMountOption(name string) (mountOption, bool) {
+	for _, o := range mountOptions {
+		if o.name == name {
+			return o.opt, true
+		}
 	}
-	sort.Strings(names)
-	return names
-}()
+	return mountOption{}, false
+}
 
 // MountOptions returns, sorted, the mount options husk interprets itself
 // (flags, propagation, recursive attributes, idmap and tmpcopyup). Any
 // other option in a config is passed to the filesystem as data. The list
-// is what `husk features` reports; callers get their own copy.
+// is what `husk features` reports; callers get their own copy. It is
+// sorted here, when asked for, rather than kept sorted at start-up.
 func MountOptions() []string {
-	return append([]string(nil), mountOptionNames...)
+	names := make([]string, len(mountOptions))
+	for i, o := range mountOptions {
+		names[i] = o.name
+	}
+	sort.Strings(names)
+	return names
 }
 
 // propagationFlags maps linux.rootfsPropagation values to MS_* flags; it is
 // the propagation part of mountOptions.
 func propagationFlag(name string) (int, bool) {
-	o, ok := mountOptions[name]
+	o, ok := lookupMountOption(name)
 	if !ok || o.kind != optPropagation {
 		return 0, false
 	}
@@ -171,7 +185,7 @@ func propagationFlag(name string) (int, bool) {
 func parseMountOptions(m *configs.Mount, options []string) {
 	var data []string
 	for _, name := range options {
-		o, ok := mountOptions[name]
+		o, ok := lookupMountOption(name)
 		if !ok {
 			data = append(data, name)
 			continue

@@ -43,33 +43,52 @@ func Namespaces() []string {
 	return names
 }
 
-// Rlimits maps the runtime-spec names of resource limits to the unix
-// RLIMIT_* numbers setrlimit(2) takes. It is the one table the converter
-// and `husk features` use; treat it as read-only.
-var Rlimits = map[string]int{
-	"RLIMIT_AS":         unix.RLIMIT_AS,
-	"RLIMIT_CORE":       unix.RLIMIT_CORE,
-	"RLIMIT_CPU":        unix.RLIMIT_CPU,
-	"RLIMIT_DATA":       unix.RLIMIT_DATA,
-	"RLIMIT_FSIZE":      unix.RLIMIT_FSIZE,
-	"RLIMIT_LOCKS":      unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
-	"RLIMIT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE":       unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE":     unix.RLIMIT_NOFILE,
-	"RLIMIT_NPROC":      unix.RLIMIT_NPROC,
-	"RLIMIT_RSS":        unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO":     unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME":     unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK":      unix.RLIMIT_STACK,
+// rlimits lists the resource limits husk knows: their runtime-spec names
+// and the unix RLIMIT_* numbers setrlimit(2) takes. It is the one list of
+// them: Convert looks names up with Rlimit, RlimitNames lists them. A
+// table, not a map: a map literal is built by code at every process start,
+// this one is laid out by the compiler; a linear search over 16 entries is
+// as fast.
+var rlimits = []struct {
+	name string
+	res  int
+}{
+	{"RLIMIT_AS", unix.RLIMIT_AS},
+	{"RLIMIT_CORE", unix.RLIMIT_CORE},
+	{"RLIMIT_CPU", unix.RLIMIT_CPU},
+	{"RLIMIT_DATA", unix.RLIMIT_DATA},
+	{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE},
+	{"RLIMIT_LOCKS", unix.RLIMIT_LOCKS},
+	{"RLIMIT_MEMLOCK", unix.RLIMIT_MEMLOCK},
+	{"RLIMIT_MSGQUEUE", unix.RLIMIT_MSGQUEUE},
+	{"RLIMIT_NICE", unix.RLIMIT_NICE},
+	{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE},
+	{"RLIMIT_NPROC", unix.RLIMIT_NPROC},
+	{"RLIMIT_RSS", unix.RLIMIT_RSS},
+	{"RLIMIT_RTPRIO", unix.RLIMIT_RTPRIO},
+	{"RLIMIT_RTTIME", unix.RLIMIT_RTTIME},
+	{"RLIMIT_SIGPENDING", unix.RLIMIT_SIGPENDING},
+	{"RLIMIT_STACK", unix.RLIMIT_STACK},
 }
 
-// RlimitNames returns the keys of Rlimits, sorted.
+// Rlimit returns the unix RLIMIT_* number of the resource limit the
+// runtime-spec calls name ("RLIMIT_NOFILE"), reporting whether husk knows
+// it. Convert accepts exactly the names it knows.
+func Rlimit(name string) (int, bool) {
+	for _, r := range rlimits {
+		if r.name == name {
+			return r.res, true
+		}
+	}
+	return 0, false
+}
+
+// RlimitNames returns, sorted, the runtime-spec names of the resource
+// limits Rlimit knows; callers get their own copy.
 func RlimitNames() []string {
-	names := make([]string, 0, len(Rlimits))
-	for name := range Rlimits {
-		names = append(names, name)
+	names := make([]string, len(rlimits))
+	for i, r := range rlimits {
+		names[i] = r.name
 	}
 	sort.Strings(names)
 	return names

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -40,11 +41,13 @@ type mountTable struct {
 
 // v1Subsystems are the controllers a cgroup v1 mount's super options can
 // name. Any other option ("rw", "xattr", "release_agent=...") is not one.
-var v1Subsystems = map[string]bool{
-	"cpuset": true, "cpu": true, "cpuacct": true, "memory": true,
-	"devices": true, "freezer": true, "net_cls": true, "blkio": true,
-	"perf_event": true, "net_prio": true, "hugetlb": true, "pids": true,
-	"rdma": true, "misc": true, "debug": true,
+// A list, not a set: a map literal is built by code at every process
+// start, a list of constants is laid out by the compiler.
+var v1Subsystems = []string{
+	"cpuset", "cpu", "cpuacct", "memory",
+	"devices", "freezer", "net_cls", "blkio",
+	"perf_event", "net_prio", "hugetlb", "pids",
+	"rdma", "misc", "debug",
 }
 
 var (
@@ -99,7 +102,7 @@ func parseMountinfo(data string) mountTable {
 			}
 		case "cgroup":
 			for _, opt := range strings.Split(post[2], ",") {
-				if v1Subsystems[opt] || strings.HasPrefix(opt, "name=") {
+				if slices.Contains(v1Subsystems, opt) || strings.HasPrefix(opt, "name=") {
 					h.subsystems = append(h.subsystems, opt)
 				}
 			}

@@ -63,7 +63,7 @@ status (128+N when signal N killed it).`,
 	},
 	// Flags end at the container id: everything after it is the command
 	// and its arguments, so `exec ID sh -c ...` does not read -c as --cap.
-	StopOnNthArg: new(1),
+	StopOnNthArg: &afterID,
 	Action: func(_ context.Context, cmd *cli.Command) error {
 		if err := checkArgs(cmd, 1, minArgs); err != nil {
 			return err

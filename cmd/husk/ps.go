@@ -22,7 +22,7 @@ var psCommand = &cli.Command{
 	},
 	// Flags end at the container id: everything after it belongs to ps(1),
 	// e.g. `husk ps ID -o pid,comm`.
-	StopOnNthArg: new(1),
+	StopOnNthArg: &afterID,
 	Action: func(_ context.Context, cmd *cli.Command) error {
 		if err := checkArgs(cmd, 1, minArgs); err != nil {
 			return err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/libcontainer"
@@ -16,5 +18,7 @@ resumed.`,
 	Description: `The resume command resumes all processes in the instance of the container.
 
 Use husk list to identify instances of containers and their current status.`,
-	Action: withContainer((*libcontainer.Container).Resume),
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		return withContainer(cmd, (*libcontainer.Container).Resume)
+	},
 }

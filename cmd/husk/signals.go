@@ -17,42 +17,58 @@ const (
 )
 
 // signalTable is husk's one table of signal names, used to parse `kill`
-// arguments. Names are without the SIG prefix, upper case.
-var signalTable = map[string]unix.Signal{
-	"ABRT":   unix.SIGABRT,
-	"ALRM":   unix.SIGALRM,
-	"BUS":    unix.SIGBUS,
-	"CHLD":   unix.SIGCHLD,
-	"CLD":    unix.SIGCHLD,
-	"CONT":   unix.SIGCONT,
-	"FPE":    unix.SIGFPE,
-	"HUP":    unix.SIGHUP,
-	"ILL":    unix.SIGILL,
-	"INT":    unix.SIGINT,
-	"IO":     unix.SIGIO,
-	"IOT":    unix.SIGIOT,
-	"KILL":   unix.SIGKILL,
-	"PIPE":   unix.SIGPIPE,
-	"POLL":   unix.SIGPOLL,
-	"PROF":   unix.SIGPROF,
-	"PWR":    unix.SIGPWR,
-	"QUIT":   unix.SIGQUIT,
-	"SEGV":   unix.SIGSEGV,
-	"STKFLT": unix.SIGSTKFLT,
-	"STOP":   unix.SIGSTOP,
-	"SYS":    unix.SIGSYS,
-	"TERM":   unix.SIGTERM,
-	"TRAP":   unix.SIGTRAP,
-	"TSTP":   unix.SIGTSTP,
-	"TTIN":   unix.SIGTTIN,
-	"TTOU":   unix.SIGTTOU,
-	"URG":    unix.SIGURG,
-	"USR1":   unix.SIGUSR1,
-	"USR2":   unix.SIGUSR2,
-	"VTALRM": unix.SIGVTALRM,
-	"WINCH":  unix.SIGWINCH,
-	"XCPU":   unix.SIGXCPU,
-	"XFSZ":   unix.SIGXFSZ,
+// arguments. Names are without the SIG prefix, upper case. A table, not a
+// map: a map literal is built by code at every process start, and `kill`
+// looks up one name.
+var signalTable = []struct {
+	name string
+	sig  unix.Signal
+}{
+	{"ABRT", unix.SIGABRT},
+	{"ALRM", unix.SIGALRM},
+	{"BUS", unix.SIGBUS},
+	{"CHLD", unix.SIGCHLD},
+	{"CLD", unix.SIGCHLD},
+	{"CONT", unix.SIGCONT},
+	{"FPE", unix.SIGFPE},
+	{"HUP", unix.SIGHUP},
+	{"ILL", unix.SIGILL},
+	{"INT", unix.SIGINT},
+	{"IO", unix.SIGIO},
+	{"IOT", unix.SIGIOT},
+	{"KILL", unix.SIGKILL},
+	{"PIPE", unix.SIGPIPE},
+	{"POLL", unix.SIGPOLL},
+	{"PROF", unix.SIGPROF},
+	{"PWR", unix.SIGPWR},
+	{"QUIT", unix.SIGQUIT},
+	{"SEGV", unix.SIGSEGV},
+	{"STKFLT", unix.SIGSTKFLT},
+	{"STOP", unix.SIGSTOP},
+	{"SYS", unix.SIGSYS},
+	{"TERM", unix.SIGTERM},
+	{"TRAP", unix.SIGTRAP},
+	{"TSTP", unix.SIGTSTP},
+	{"TTIN", unix.SIGTTIN},
+	{"TTOU", unix.SIGTTOU},
+	{"URG", unix.SIGURG},
+	{"USR1", unix.SIGUSR1},
+	{"USR2", unix.SIGUSR2},
+	{"VTALRM", unix.SIGVTALRM},
+	{"WINCH", unix.SIGWINCH},
+	{"XCPU", unix.SIGXCPU},
+	{"XFSZ", unix.SIGXFSZ},
+}
+
+// signalByName returns the signal signalTable calls name, reporting
+// whether it has the name.
+func signalByName(name string) (unix.Signal, bool) {
+	for _, e := range signalTable {
+		if e.name == name {
+			return e.sig, true
+		}
+	}
+	return 0, false
 }
 
 // parseSignal parses a `kill` signal argument: a number ("9"), a name with
@@ -66,7 +82,7 @@ func parseSignal(raw string) (unix.Signal, error) {
 		return unix.Signal(n), nil
 	}
 	name := strings.TrimPrefix(strings.ToUpper(raw), "SIG")
-	if sig, ok := signalTable[name]; ok {
+	if sig, ok := signalByName(name); ok {
 		return sig, nil
 	}
 	if sig, ok := parseRTSignal(name); ok {

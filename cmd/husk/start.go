@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/urfave/cli/v3"
 
 	"github.com/husk-runtime/husk/libcontainer"
@@ -14,5 +16,7 @@ var startCommand = &cli.Command{
 Where "<container-id>" is your name for the instance of the container that you
 are starting.`,
 	Description: `The start command executes the user defined process in a created container.`,
-	Action:      withContainer((*libcontainer.Container).Start),
+	Action: func(_ context.Context, cmd *cli.Command) error {
+		return withContainer(cmd, (*libcontainer.Container).Start)
+	},
 }

@@ -23,6 +23,11 @@ const (
 	maxArgs
 )
 
+// afterID is what StopOnNthArg points to in the commands whose flags end
+// at the container ID, their first argument. A variable rather than
+// new(1), which is allocated at every process start; cli only reads it.
+var afterID = 1
+
 // checkArgs verifies the number of positional arguments of the current
 // command and prints its usage when they are wrong.
 func checkArgs(cmd *cli.Command, expected, kind int) error {
@@ -267,17 +272,19 @@ func (s *signalSub) channel() chan os.Signal {
 	return s.c
 }
 
-// withContainer is the action of the commands that take only a container
-// ID and call one method of the container.
-func withContainer(fn func(*libcontainer.Container) error) cli.ActionFunc {
-	return func(_ context.Context, cmd *cli.Command) error {
-		if err := checkArgs(cmd, 1, exactArgs); err != nil {
-			return err
-		}
-		c, err := getContainer(cmd)
-		if err != nil {
-			return err
-		}
-		return fn(c)
+// withContainer does the work of the commands that take only a container
+// ID and call one method of the container: it checks cmd's arguments and
+// calls fn on the container. Each command's action is a func literal
+// calling it, not a closure withContainer would return: a closure made by
+// a call in a package variable's initializer is allocated at every
+// process start, a func literal there is not.
+func withContainer(cmd *cli.Command, fn func(*libcontainer.Container) error) error {
+	if err := checkArgs(cmd, 1, exactArgs); err != nil {
+		return err
 	}
+	c, err := getContainer(cmd)
+	if err != nil {
+		return err
+	}
+	return fn(c)
 }
