@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -27,7 +28,13 @@ const (
 	envTrace      = "_HUSK_TRACE"
 	envMemcgFD    = "_HUSK_MEMCGFD"
 	envLateCgNS   = "_HUSK_LATE_CGROUPNS"
+	envDirect     = "_HUSK_DIRECT"
 )
+
+// directCloneFlags are the namespaces nsenter.SpawnInto can create with
+// the process (a user or time namespace needs work in between).
+const directCloneFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+	unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
 const (
 	initStandard = "standard"
@@ -253,9 +260,39 @@ func spawn(s *spawnSpec) (*child, error) {
 	// cgroup is created meanwhile, after ForkExec (lateCgroup).
 	lateCgroup := s.cgroup != nil && s.initType == initStandard && len(s.nsPaths) == 0 &&
 		s.cloneFlags&unix.CLONE_NEWUSER == 0
+	// Such a child, set up by husk-init, is better still cloned by husk
+	// itself into its new namespaces (direct, nsenter.SpawnInto): no
+	// stage0 to start, fork the container's process and exit, and no
+	// "pid2" message to wait for. The cgroup is then created while the
+	// kernel makes the namespaces, the v2 directory first (clone3 puts the
+	// process in it).
+	direct := helper && lateCgroup && nsenter.CanSpawnInto && s.cloneFlags&^directCloneFlags == 0
 	var join cgroups.JoinSpec
+	cgroupFD := -1
 	if s.cgroup != nil {
-		if !lateCgroup && !s.cgroupExists {
+		join = s.cgroup.JoinSpec()
+		if direct && join.Cgroup2Dir != "" {
+			end := s.trace.Begin("cgroup2-create")
+			if c2, ok := s.cgroup.(cgroups.Cgroup2Creator); ok {
+				err = c2.CreateCgroup2()
+			} else {
+				// Nothing to create later: a cgroup v2 host.
+				err = s.cgroup.Apply(-1)
+				lateCgroup = false
+			}
+			end()
+			if err == nil {
+				cgroupFD, err = unix.Open(join.Cgroup2Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					err = &os.PathError{Op: "open", Path: join.Cgroup2Dir, Err: err}
+				}
+			}
+			if err != nil {
+				ch.close()
+				return nil, err
+			}
+			defer unix.Close(cgroupFD)
+		} else if !lateCgroup && !s.cgroupExists {
 			end := s.trace.Begin("cgroup-create")
 			err := s.cgroup.Apply(-1)
 			end()
@@ -264,11 +301,10 @@ func spawn(s *spawnSpec) (*child, error) {
 				return nil, err
 			}
 		}
-		join = s.cgroup.JoinSpec()
 		if len(join.TasksFiles) > 0 {
 			env = append(env, "_HUSK_CGROUP_TASKS="+strings.Join(join.TasksFiles, "\n"))
 		}
-		if join.Cgroup2Dir != "" {
+		if join.Cgroup2Dir != "" && !direct {
 			env = append(env, "_HUSK_CGROUP2="+join.Cgroup2Dir)
 		}
 		if lateCgroup {
@@ -314,13 +350,21 @@ func spawn(s *spawnSpec) (*child, error) {
 	endNs := s.trace.Begin("fork-exec+nsenter")
 	// The path is resolved in the child after the fds are in place.
 	path := "/proc/self/fd/" + strconv.Itoa(exeFd)
-	var pid0 int
+	var fds []int
 	if helper {
-		// husk-init unblocks the signals nsenter.Spawn leaves blocked.
-		fds := make([]int, len(files))
+		fds = make([]int, len(files))
 		for i, f := range files {
 			fds[i] = int(f)
 		}
+	}
+	if direct {
+		env = append(env, envDirect+"=1")
+		defer endNs()
+		return spawnDirect(s, ch, childSock, path, env, fds, cgroupFD, lateCgroup, join.LateTasksFile)
+	}
+	var pid0 int
+	if helper {
+		// husk-init unblocks the signals nsenter.Spawn leaves blocked.
 		pid0, err = nsenter.Spawn(path, []string{"husk-init"}, env, fds)
 	} else {
 		pid0, err = syscall.ForkExec(path, []string{"husk", "init"}, &syscall.ProcAttr{Env: env, Files: files})
@@ -331,7 +375,18 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 	childSock.Close()
 	if lateCgroup {
-		if err := createCgroupLate(s, ch.sock, join.LateTasksFile); err != nil {
+		end := s.trace.Begin("cgroup-create")
+		err := s.cgroup.Apply(-1)
+		end()
+		if err != nil {
+			unix.Kill(pid0, unix.SIGKILL)
+			reap(pid0)
+			ch.close()
+			return nil, err
+		}
+		// When the child is gone, it failed first: the loop below reads
+		// why.
+		if err := sendCgroupCreated(ch.sock, join.LateTasksFile); err != nil && !childGone(err) {
 			unix.Kill(pid0, unix.SIGKILL)
 			reap(pid0)
 			ch.close()
@@ -375,15 +430,61 @@ func spawn(s *spawnSpec) (*child, error) {
 	return ch, nil
 }
 
-// createCgroupLate creates the cgroup while the child starts, then tells it
-// to join ("cgroup", with the v1 memory tasks file when there is one).
-func createCgroupLate(s *spawnSpec, sock int, memTasks string) error {
-	end := s.trace.Begin("cgroup-create")
-	err := s.cgroup.Apply(-1)
-	end()
-	if err != nil {
-		return err
+// spawnDirect starts the container's process with nsenter.SpawnInto: in
+// its new namespaces (but the cgroup namespace, which it creates once in
+// its cgroup), in the cgroup v2 directory cgroupFD (if >= 0), running
+// husk-init, which finds _HUSK_DIRECT and goes straight to the container
+// process's part. With late, the cgroup is created while the kernel makes
+// the namespaces, and the child told ("cgroup") once it exists.
+func spawnDirect(s *spawnSpec, ch *child, childSock *os.File, path string, env []string, fds []int, cgroupFD int, late bool, memTasks string) (*child, error) {
+	applied := make(chan error, 1)
+	if late {
+		go func() {
+			end := s.trace.Begin("cgroup-create")
+			applied <- s.cgroup.Apply(-1)
+			end()
+		}()
+	} else {
+		applied <- nil
 	}
+	// husk-init unblocks the signals nsenter.SpawnInto leaves blocked.
+	pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
+		uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
+	childSock.Close()
+	applyErr := <-applied
+	if err != nil {
+		ch.close()
+		return nil, fmt.Errorf("start husk init: %w", err)
+	}
+	ch.pid = pid
+	err = applyErr
+	if err == nil && late {
+		if err = sendCgroupCreated(ch.sock, memTasks); childGone(err) {
+			// The child failed before it read the message: its error is
+			// waiting on the socket.
+			if m, _, rerr := recvSync(ch.sock); rerr == nil && m != nil && m.Type == msgError {
+				err = errors.New(m.Msg)
+			}
+		}
+	}
+	if err != nil {
+		ch.kill()
+		ch.close()
+		return nil, err
+	}
+	return ch, nil
+}
+
+// childGone says whether err, from a write to the sync socket, means the
+// child has closed its end: it exited, and sent why before it did.
+func childGone(err error) bool {
+	return errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET)
+}
+
+// sendCgroupCreated tells the child waiting in nsexec.c that its cgroup
+// exists: "cgroup", with the v1 memory hierarchy's tasks file attached
+// when there is one (memTasks).
+func sendCgroupCreated(sock int, memTasks string) error {
 	var oob []byte
 	if memTasks != "" {
 		f, err := os.OpenFile(memTasks, os.O_WRONLY|unix.O_CLOEXEC, 0)
@@ -393,6 +494,7 @@ func createCgroupLate(s *spawnSpec, sock int, memTasks string) error {
 		defer f.Close()
 		oob = unix.UnixRights(int(f.Fd()))
 	}
+	var err error
 	for {
 		err = unix.Sendmsg(sock, []byte("cgroup"), oob, nil, 0)
 		if err != unix.EINTR {

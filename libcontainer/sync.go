@@ -25,6 +25,15 @@ package libcontainer
 //	"cgroup" (with the v1 memory tasks fd, SCM_RIGHTS) -->  stage0 joins,
 //	clones stage2 as above.
 //
+//	When such a container is set up by husk-init (an init plan) and needs
+//	no time namespace, there is no stage0 (_HUSK_DIRECT, x86-64): the
+//	parent creates the cgroup v2 directory (if any), then clone3()s the
+//	container process itself (nsenter.SpawnInto: CLONE_NEW*,
+//	CLONE_INTO_CGROUP) while a goroutine creates the v1 cgroups, and sends
+//	"cgroup" -------------------------->  stage2 joins the v1 cgroups and
+//	                                      goes on below; its early errors
+//	                                      are JSON "error" messages.
+//
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	cgroup Set(resources)                 non-dumpable; unshare(CLONE_NEWCGROUP)
 //	                                      unless it waits for the memory cgroup (v1);
@@ -223,9 +232,17 @@ func recvRaw(fd int) ([]byte, []*os.File, error) {
 	defer recvBufs.Put(bp)
 	buf := bp[:]
 	oob := make([]byte, unix.CmsgSpace(4*4))
+	reset := false
 	for {
 		n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
+			continue
+		}
+		// A child that exits with a message of ours unread resets the
+		// socket: the next read reports ECONNRESET once, and then what
+		// the child sent before it went, its error message most often.
+		if err == unix.ECONNRESET && !reset {
+			reset = true
 			continue
 		}
 		if err != nil {

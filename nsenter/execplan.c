@@ -125,6 +125,18 @@ int xp_send_msg(const char *type, const char *msg, int fd)
 	return r < 0 ? -1 : 0;
 }
 
+/* xp_send_error sends {"type":"error","msg":msg} on fd: nsexec.c's
+ * failures, when the parent reads JSON messages from the first one on
+ * (a process it cloned itself, _HUSK_DIRECT). */
+void xp_send_error(int fd, const char *msg)
+{
+	int saved = sock;
+
+	sock = fd;
+	xp_send_msg("error", msg, -1);
+	sock = saved;
+}
+
 /* errtext is strerror with a lower-case first letter, as Go prints errnos
  * ("no such file or directory"). */
 const char *xp_errtext(int err, char *buf, size_t len)

@@ -111,6 +111,9 @@ enum xp_tag {
 	XP_HOOKS = 46,
 };
 
+/* xp_send_error sends msg as the JSON "error" message on fd. */
+void xp_send_error(int fd, const char *msg);
+
 /* husk_exec_plan runs the plan in stage2 and never returns. */
 void husk_exec_plan(int syncfd) __attribute__((noreturn));
 

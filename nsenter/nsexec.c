@@ -29,6 +29,12 @@
  *                     process starts: stage0 unshares first, then waits for
  *                     the parent's "cgroup" message (carrying the v1 memory
  *                     tasks fd for the $_HUSK_MEMCGFD slot), then joins
+ *   _HUSK_DIRECT      set when the parent created this process itself, in
+ *                     its new namespaces (and cgroup v2 directory), with
+ *                     clone3 (nsenter.SpawnInto): it is stage2 from the
+ *                     start; it only joins the v1 cgroups (waiting for
+ *                     "cgroup" with _HUSK_CGROUP_LATE), and its errors are
+ *                     JSON "error" messages
  * (the v1 memory cgroup is not among the tasks files: the container process
  * joins it last, right before execve, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
@@ -49,7 +55,8 @@
  *     writes /proc/self/timens_offsets
  *     clone3(CLONE_PARENT|CLONE_INTO_CGROUP) stage2 ----> "pid2 <pid>", exits
  *     (stage2 waits until then: EOF on a pipe stage1 closes after "pid2")
- *   stage2 (the container process; its parent is the husk parent)
+ *   stage2 (the container process; its parent is the husk parent; with
+ *   _HUSK_DIRECT the parent cloned it, and stage0 and stage1 never were)
  *     becomes non-dumpable
  *     unshare(CLONE_NEWCGROUP) if asked: its cgroup is the namespace root
  *     with _HUSK_EXECPLAN set: runs the exec plan (or init plan) of the
@@ -58,8 +65,9 @@
  *       "console", "seccomp", "ready", "error") and never returns
  *     otherwise returns into Go: libcontainer.Init
  *
- * Any failure sends "err <what>: <strerror>" and exits 1, so the user sees
- * what went wrong instead of an EOF.
+ * Any failure sends "err <what>: <strerror>" (with _HUSK_DIRECT, the same
+ * text as a JSON "error" message) and exits 1, so the user sees what went
+ * wrong instead of an EOF.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -91,6 +99,9 @@
 
 static int syncfd = -1;
 static int late_cgroup;
+/* direct: the parent cloned this process into its namespaces itself
+ * (_HUSK_DIRECT); it reads JSON messages from the first one on. */
+static int direct;
 
 static void sendmsg_str(const char *s)
 {
@@ -115,7 +126,10 @@ bail(int with_errno, const char *fmt, ...)
 	va_end(ap);
 	if (with_errno && n < (int)sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(saved));
-	sendmsg_str(buf);
+	if (direct)
+		xp_send_error(syncfd, buf + 4);
+	else
+		sendmsg_str(buf);
 	_exit(1);
 }
 
@@ -354,6 +368,67 @@ static void wait_cgroup_created(void)
 	}
 }
 
+/* write_oom_score_adj writes process.oomScoreAdj (_HUSK_OOMSCOREADJ), when
+ * set, to /proc/self/oom_score_adj: the host's /proc, before any setns, a
+ * procfs the container cannot have faked. Children inherit the value. */
+static void write_oom_score_adj(void)
+{
+	const char *s = getenv("_HUSK_OOMSCOREADJ");
+	int fd;
+
+	if (!s || !*s)
+		return;
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		bail(1, "process.oomScoreAdj: write %s to /proc/self/oom_score_adj%s", s,
+		     errno == EACCES ? " (lowering it needs CAP_SYS_RESOURCE)" : "");
+	close(fd);
+}
+
+/* become_container is stage2's part: the container's process, the first
+ * process of these stages that the container can see. Until it execs the
+ * container's program it runs husk's code: keep other processes in the
+ * container from ptracing it or opening its /proc files (CVE-2019-5736
+ * and friends). (stage0 and stage1 stay dumpable: they live outside the
+ * container's PID namespace, and stage1 must own its
+ * /proc/self/timens_offsets.) It returns only to the Go path. */
+static void become_container(int flags, int cgfd)
+{
+	const char *s;
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail(1, "prctl(PR_SET_DUMPABLE)");
+	/* Die with the parent during set-up; Go clears this once the parent
+	 * no longer needs to be alive. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (flags & CLONE_NEWCGROUP) {
+		if (unshare(CLONE_NEWCGROUP) < 0)
+			bail(1, "unshare cgroup namespace");
+	}
+	/* An exec with a C plan (execplan.h) finishes here, without Go. */
+	s = getenv("_HUSK_EXECPLAN");
+	if (s && *s)
+		husk_exec_plan(syncfd);
+}
+
+/* direct_container is the whole of this code for a process the parent
+ * cloned itself into its new namespaces (and cgroup v2 directory) with
+ * clone3 (nsenter.SpawnInto): there is nothing to join or unshare and no
+ * process to fork, only the v1 cgroups to enter. */
+static void direct_container(int flags)
+{
+	int cgfd = -1;
+
+	/* Still the host's /proc: the root filesystem is not set up yet. */
+	write_oom_score_adj();
+	if (late_cgroup)
+		wait_cgroup_created();
+	join_cgroups(&cgfd);
+	become_container(flags, cgfd);
+}
+
 void husk_nsexec(void)
 {
 	const char *fdstr = getenv("_HUSK_SYNCFD");
@@ -367,23 +442,21 @@ void husk_nsexec(void)
 	syncfd = atoi(fdstr);
 	s = getenv("_HUSK_CGROUP_LATE");
 	late_cgroup = s && *s;
+	s = getenv("_HUSK_CLONEFLAGS");
+	if (s && *s)
+		flags = atoi(s);
+	s = getenv("_HUSK_DIRECT");
+	if (s && *s) {
+		direct = 1;
+		direct_container(flags);
+		return;
+	}
 
 	/* The cgroup first: its paths are the host's, before any setns. */
 	if (!late_cgroup)
 		join_cgroups(&cgfd);
 
-	s = getenv("_HUSK_OOMSCOREADJ");
-	if (s && *s) {
-		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-			bail(1, "process.oomScoreAdj: write %s to /proc/self/oom_score_adj%s", s,
-			     errno == EACCES ? " (lowering it needs CAP_SYS_RESOURCE)" : "");
-		close(fd);
-	}
-
-	s = getenv("_HUSK_CLONEFLAGS");
-	if (s && *s)
-		flags = atoi(s);
+	write_oom_score_adj();
 
 	/* One setns(2) on a pidfd joins all of a process's namespaces at
 	 * once; kernels before 5.8 refuse a pidfd (EINVAL): then the paths. */
@@ -450,25 +523,5 @@ void husk_nsexec(void)
 		;
 	close(order[0]);
 
-	/* stage2: the container's process, the first one of these stages
-	 * that the container can see. Until it execs the container's program
-	 * it runs husk's binary: keep other processes in the container from
-	 * ptracing it or opening its /proc files (CVE-2019-5736 and friends).
-	 * (stage0 and stage1 stay dumpable: they live outside the container's
-	 * PID namespace, and stage1 must own its /proc/self/timens_offsets.) */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		bail(1, "prctl(PR_SET_DUMPABLE)");
-	/* Die with the parent during set-up; Go clears this once the parent
-	 * no longer needs to be alive. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (cgfd >= 0)
-		close(cgfd);
-	if (flags & CLONE_NEWCGROUP) {
-		if (unshare(CLONE_NEWCGROUP) < 0)
-			bail(1, "unshare cgroup namespace");
-	}
-	/* An exec with a C plan (execplan.h) finishes here, without Go. */
-	s = getenv("_HUSK_EXECPLAN");
-	if (s && *s)
-		husk_exec_plan(syncfd);
+	become_container(flags, cgfd);
 }

@@ -3,6 +3,7 @@ package nsenter
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,13 +27,21 @@ func waitExit(t *testing.T, pid int) syscall.WaitStatus {
 // (3, 4, ...) as given, and returns what it wrote.
 func spawnOutput(t *testing.T, argv []string, extra ...int) string {
 	t.Helper()
+	return spawnOutputWith(t, func(path string, argv, env []string, fds []int) (int, error) {
+		return Spawn(path, argv, env, fds)
+	}, argv, extra...)
+}
+
+// spawnOutputWith is spawnOutput with another way to spawn.
+func spawnOutputWith(t *testing.T, spawn func(path string, argv, env []string, fds []int) (int, error), argv []string, extra ...int) string {
+	t.Helper()
 	out, err := os.OpenFile(filepath.Join(t.TempDir(), "out"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
 	fds := append([]int{int(os.Stdin.Fd()), int(out.Fd()), int(os.Stderr.Fd())}, extra...)
-	pid, err := Spawn(argv[0], argv, []string{"PATH=/bin:/usr/bin"}, fds)
+	pid, err := spawn(argv[0], argv, []string{"PATH=/bin:/usr/bin"}, fds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,4 +106,102 @@ func TestSpawnReportsExecFailure(t *testing.T) {
 	if err != syscall.ENOENT {
 		t.Errorf("spawn of a missing program: %v, want ENOENT", err)
 	}
+}
+
+func requireSpawnInto(t *testing.T) {
+	t.Helper()
+	if !CanSpawnInto {
+		t.Skip("SpawnInto is not implemented on " + runtime.GOARCH)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("creating namespaces needs root")
+	}
+}
+
+// SpawnInto creates the process in its new namespaces (it is PID 1 of
+// its PID namespace), maps the fds as Spawn does and blocks every signal.
+func TestSpawnIntoNewNamespaces(t *testing.T) {
+	requireSpawnInto(t)
+	dir := t.TempDir()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET)
+	into := func(path string, argv, env []string, fds []int) (int, error) {
+		return SpawnInto(path, argv, env, fds, flags, -1)
+	}
+	got := spawnOutputWith(t, into, []string{"/bin/sh", "-c", "echo $$; readlink /proc/self/fd/3; " +
+		"for ns in mnt uts ipc pid net; do readlink /proc/self/ns/$ns; done"}, int(d.Fd()))
+	l := strings.Split(strings.TrimSpace(got), "\n")
+	if len(l) != 7 {
+		t.Fatalf("unexpected output %q", got)
+	}
+	if l[0] != "1" || l[1] != dir {
+		t.Errorf("pid %q (want 1), fd 3 %q (want %s)", l[0], l[1], dir)
+	}
+	for i, ns := range []string{"mnt", "uts", "ipc", "pid", "net"} {
+		if own, _ := os.Readlink("/proc/self/ns/" + ns); l[2+i] == own {
+			t.Errorf("the child is in this process's %s namespace %s", ns, own)
+		}
+	}
+	if got := spawnOutputWith(t, into, []string{"/bin/grep", "SigBlk", "/proc/self/status"}); !strings.HasPrefix(got, "SigBlk:\tfffffffe") {
+		t.Errorf("the child's blocked signals: %q, want all", got)
+	}
+}
+
+func TestSpawnIntoReportsExecFailure(t *testing.T) {
+	requireSpawnInto(t)
+	_, err := SpawnInto("/nonexistent/prog", []string{"x"}, nil, []int{0, 1, 2}, syscall.CLONE_NEWUTS, -1)
+	if err != syscall.ENOENT {
+		t.Errorf("spawn of a missing program: %v, want ENOENT", err)
+	}
+}
+
+// With a cgroup v2 directory's fd, the process starts in that cgroup.
+func TestSpawnIntoCgroup(t *testing.T) {
+	requireSpawnInto(t)
+	mnt := cgroup2Mount(t)
+	dir, err := os.MkdirTemp(mnt, "husk-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The child has been reaped: the cgroup is empty.
+		if err := os.Remove(dir); err != nil {
+			t.Errorf("remove test cgroup: %v", err)
+		}
+	})
+	cg, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	into := func(path string, argv, env []string, fds []int) (int, error) {
+		return SpawnInto(path, argv, env, fds, syscall.CLONE_NEWUTS, int(cg.Fd()))
+	}
+	got := spawnOutputWith(t, into, []string{"/bin/grep", "^0::", "/proc/self/cgroup"})
+	if want := "0::/" + filepath.Base(dir) + "\n"; !strings.HasSuffix(got, want) {
+		t.Errorf("the child's cgroup v2: %q, want %q", got, want)
+	}
+}
+
+// cgroup2Mount returns where the cgroup v2 hierarchy is mounted, or skips.
+func cgroup2Mount(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		for i, v := range f {
+			if v == "-" && i+1 < len(f) && f[i+1] == "cgroup2" && len(f) > 4 {
+				return f[4]
+			}
+		}
+	}
+	t.Skip("no cgroup v2 hierarchy is mounted")
+	return ""
 }

@@ -278,6 +278,36 @@ func TestProcessOOMScoreAdj(t *testing.T) {
 	}
 }
 
+// Lowering oom_score_adj needs CAP_SYS_RESOURCE, which root lacks on the
+// test machine: the write fails in the container process's very first
+// steps, before it reads anything from husk, and the user must still get
+// the reason rather than a broken pipe.
+func TestProcessOOMScoreAdjLoweringFailsClearly(t *testing.T) {
+	t.Parallel()
+	self, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff, err := strconv.ParseUint(statusField(string(self), "CapEff"), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eff&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+		t.Skip("the test runs with CAP_SYS_RESOURCE: lowering oom_score_adj succeeds")
+	}
+	b := newBundle(t)
+	adj := -500
+	b.Spec.Process.OOMScoreAdj = &adj
+	out, errOut, code := b.run("true")
+	if code == 0 {
+		t.Fatal("container with oomScoreAdj -500 ran without CAP_SYS_RESOURCE")
+	}
+	if isHusk() && !strings.Contains(errOut, "oomScoreAdj") {
+		t.Errorf("error does not name process.oomScoreAdj: %q", out+errOut)
+	}
+	b.assertNothingLeft()
+}
+
 func TestProcessExitCodes(t *testing.T) {
 	t.Parallel()
 	for _, want := range []int{0, 3} {
