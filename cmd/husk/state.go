@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 
 	"github.com/urfave/cli/v3"
@@ -28,11 +27,7 @@ instance of a container.`,
 		if err != nil {
 			return err
 		}
-		data, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = os.Stdout.Write(data)
+		_, err = os.Stdout.Write(st.IndentedJSON())
 		return err
 	},
 }
