@@ -237,10 +237,16 @@ func spawn(s *spawnSpec) (*child, error) {
 	if s.execPlan != nil {
 		env = append(env, envExecPlan+"=1")
 	}
-	if len(s.nsPaths) > 0 {
+	// An exec set up by husk-init into a container without a user or time
+	// namespace is cloned by husk itself into the container's namespaces
+	// and cgroup (joinDirect, nsenter.SpawnJoin): as with direct below, no
+	// stage0 to start, fork from and reap.
+	joinDirect := helper && s.initType == initExec && s.nsPidfd != nil && nsenter.CanSpawnInto &&
+		s.nsFlags&^directCloneFlags == 0 && (s.cgroup == nil || s.cgroupExists)
+	if len(s.nsPaths) > 0 && !joinDirect {
 		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
 	}
-	if s.nsPidfd != nil {
+	if s.nsPidfd != nil && !joinDirect {
 		addFile("_HUSK_NSPIDFD", s.nsPidfd)
 		env = append(env, "_HUSK_NSFLAGS="+strconv.Itoa(s.nsFlags))
 	}
@@ -301,10 +307,18 @@ func spawn(s *spawnSpec) (*child, error) {
 				return nil, err
 			}
 		}
-		if len(join.TasksFiles) > 0 {
+		if joinDirect && join.Cgroup2Dir != "" {
+			cgroupFD, err = unix.Open(join.Cgroup2Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				ch.close()
+				return nil, &os.PathError{Op: "open", Path: join.Cgroup2Dir, Err: err}
+			}
+			defer unix.Close(cgroupFD)
+		}
+		if len(join.TasksFiles) > 0 && !joinDirect {
 			env = append(env, "_HUSK_CGROUP_TASKS="+strings.Join(join.TasksFiles, "\n"))
 		}
-		if join.Cgroup2Dir != "" && !direct {
+		if join.Cgroup2Dir != "" && !direct && !joinDirect {
 			env = append(env, "_HUSK_CGROUP2="+join.Cgroup2Dir)
 		}
 		if lateCgroup {
@@ -341,8 +355,12 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 
 	env = append(env, "_HUSK_CLONEFLAGS="+strconv.Itoa(s.cloneFlags))
+	oomScoreAdj := ""
 	if s.oomScoreAdj != nil {
-		env = append(env, "_HUSK_OOMSCOREADJ="+strconv.Itoa(*s.oomScoreAdj))
+		oomScoreAdj = strconv.Itoa(*s.oomScoreAdj)
+		if !joinDirect {
+			env = append(env, "_HUSK_OOMSCOREADJ="+oomScoreAdj)
+		}
 	}
 	if s.trace != nil {
 		env = append(env, envTrace+"=1")
@@ -361,6 +379,24 @@ func spawn(s *spawnSpec) (*child, error) {
 		env = append(env, envDirect+"=1")
 		defer endNs()
 		return spawnDirect(s, ch, childSock, path, env, fds, cgroupFD, lateCgroup, join.LateTasksFile)
+	}
+	if joinDirect {
+		env = append(env, envDirect+"=1")
+		pid, err := nsenter.SpawnJoin(exeFd, []string{"husk-init"}, env, fds, &nsenter.Join{
+			Pidfd:       int(s.nsPidfd.Fd()),
+			NSFlags:     uintptr(s.nsFlags),
+			TasksFiles:  join.TasksFiles,
+			Cgroup2FD:   cgroupFD,
+			OOMScoreAdj: oomScoreAdj,
+		})
+		childSock.Close()
+		endNs()
+		if err != nil {
+			ch.close()
+			return nil, fmt.Errorf("start husk init: %w", err)
+		}
+		ch.pid = pid
+		return ch, nil
 	}
 	var pid0 int
 	if helper {

@@ -29,12 +29,14 @@
  *                     process starts: stage0 unshares first, then waits for
  *                     the parent's "cgroup" message (carrying the v1 memory
  *                     tasks fd for the $_HUSK_MEMCGFD slot), then joins
- *   _HUSK_DIRECT      set when the parent created this process itself, in
- *                     its new namespaces (and cgroup v2 directory), with
- *                     clone3 (nsenter.SpawnInto): it is stage2 from the
- *                     start; it only joins the v1 cgroups (waiting for
- *                     "cgroup" with _HUSK_CGROUP_LATE), and its errors are
- *                     JSON "error" messages
+ *   _HUSK_DIRECT      set when the parent created this process itself with
+ *                     clone3: in its new namespaces (and cgroup v2
+ *                     directory, nsenter.SpawnInto), or in a running
+ *                     container's namespaces and cgroups, oomScoreAdj
+ *                     written (exec, nsenter.SpawnJoin). It is stage2 from
+ *                     the start; it only joins the v1 cgroups it is given
+ *                     (waiting for "cgroup" with _HUSK_CGROUP_LATE), and
+ *                     its errors are JSON "error" messages
  * (the v1 memory cgroup is not among the tasks files: the container process
  * joins it last, right before execve, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
