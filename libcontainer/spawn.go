@@ -287,17 +287,10 @@ func spawn(s *spawnSpec) (*child, error) {
 				lateCgroup = false
 			}
 			end()
-			if err == nil {
-				cgroupFD, err = unix.Open(join.Cgroup2Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-				if err != nil {
-					err = &os.PathError{Op: "open", Path: join.Cgroup2Dir, Err: err}
-				}
-			}
 			if err != nil {
 				ch.close()
 				return nil, err
 			}
-			defer unix.Close(cgroupFD)
 		} else if !lateCgroup && !s.cgroupExists {
 			end := s.trace.Begin("cgroup-create")
 			err := s.cgroup.Apply(-1)
@@ -307,7 +300,8 @@ func spawn(s *spawnSpec) (*child, error) {
 				return nil, err
 			}
 		}
-		if joinDirect && join.Cgroup2Dir != "" {
+		if (direct || joinDirect) && join.Cgroup2Dir != "" {
+			// For clone3's CLONE_INTO_CGROUP.
 			cgroupFD, err = unix.Open(join.Cgroup2Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				ch.close()
