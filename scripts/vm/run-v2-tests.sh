@@ -36,9 +36,10 @@ vmdir="$repo/scripts/vm"
 # TestExecExitCodes, TestExecRejectsBadFlags, TestExecProcessJSON and
 # TestExecStress, reads /sys/fs/cgroup/pids/...), whose v2 equivalents
 # are in v2-checks.sh, and TestExecStress, which takes minutes under TCG.
-: "${V2_TEST_RUN:=^(TestCreateBlocksBeforeExec|TestLifecycleCreateStartKillDelete|TestPidFileWrittenByRun|TestStartTwiceFails|TestDeleteForce.*|TestStateStoppedAfterProcessDies|TestFailedCreateLeavesNothing|TestCgroupPathInEveryHierarchy|TestCgroupRelativePathUnderHusk|TestMemoryLimit512KiBRunsTrue|TestCgroupNamespaceHidesHostPath|TestExecInheritsContainerProcess|TestExecUserGroupsCwdEnv|TestExecCapNoNewPrivsAndInheritable|TestExecJoinsAllNamespaces|TestExecCgroup|TestExecForwardsSignals|TestExecStoppedContainer|TestExecPausedContainer|TestExecKillAllReachesExecProcesses|TestExecNoFdLeakAndPreserveFds|TestExecConsoleSocket|TestExecInteractiveTTY|TestDefaultDevices|TestLinuxDevicesCreated|TestNamespacesDifferFromHost)$}"
-# Unit test packages with tests that run only on a cgroup v2 host.
-: "${V2_UNIT_PKGS=./cgroups/fs2 ./cgroups/devices ./cgroups/manager ./libcontainer/rootfs}"
+: "${V2_TEST_RUN:=^(TestCreateBlocksBeforeExec|TestLifecycleCreateStartKillDelete|TestPidFileWrittenByRun|TestStartTwiceFails|TestDeleteForce.*|TestStateStoppedAfterProcessDies|TestFailedCreateLeavesNothing|TestCgroupPathInEveryHierarchy|TestCgroupRelativePathUnderHusk|TestMemoryLimit512KiBRunsTrue|TestCgroupNamespaceHidesHostPath|TestExecInheritsContainerProcess|TestExecUserGroupsCwdEnv|TestExecCapNoNewPrivsAndInheritable|TestExecJoinsAllNamespaces|TestExecCgroup|TestExecForwardsSignals|TestExecStoppedContainer|TestExecPausedContainer|TestExecKillAllReachesExecProcesses|TestExecNoFdLeakAndPreserveFds|TestExecConsoleSocket|TestExecInteractiveTTY|TestDefaultDevices|TestLinuxDevicesCreated|TestNamespacesDifferFromHost|TestProcessKeepsCallersCPUs)$}"
+# Unit test packages with tests that run only on a cgroup v2 host (nsenter:
+# clone3 into a cgroup of the only, v2, hierarchy).
+: "${V2_UNIT_PKGS=./cgroups/fs2 ./cgroups/devices ./cgroups/manager ./libcontainer/rootfs ./nsenter}"
 
 log() { echo "run-v2-tests: $*" >&2; }
 
