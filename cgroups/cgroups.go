@@ -51,14 +51,6 @@ type Manager interface {
 	JoinSpec() JoinSpec
 }
 
-// Cgroup2Creator is implemented by managers that can create the cgroup v2
-// directory of JoinSpec.Cgroup2Dir by itself, before Apply creates the
-// rest (fs, on a hybrid host). A process cloned into that directory then
-// needs only it to exist, and Apply can run while the process starts.
-type Cgroup2Creator interface {
-	CreateCgroup2() error
-}
-
 // JoinSpec lets a process that is being created enter the container's
 // cgroup by itself, cheaply.
 //

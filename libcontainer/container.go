@@ -90,6 +90,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 
 	c := &Container{root: root, dir: dir, parentOf: true, trace: opts.Trace, full: cfg}
 	var ch *child
+	var cgroupCreated func() error // see below
 	defer func() {
 		if retErr != nil {
 			ch.kill()
@@ -98,6 +99,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 				c.console = nil
 			}
 			if c.mgr != nil {
+				if cgroupCreated != nil {
+					cgroupCreated()
+				}
 				c.mgr.Destroy()
 			}
 			os.RemoveAll(dir)
@@ -109,6 +113,12 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		if c.mgr, err = managerNew(cfg.Cgroup); err != nil {
 			return nil, err
 		}
+		// The cgroup is created (~0.5 ms in the ten v1 hierarchies of the
+		// test machine) while the rest is prepared: the exec fifo, the
+		// seccomp program, the plan, the sealed helper. spawn waits for
+		// it before it starts the container process, which joins it at
+		// once; so does the clean-up of a failed create.
+		cgroupCreated = c.createCgroupAsync()
 	}
 	endFifo := c.trace.Begin("exec-fifo")
 	fifoPath := filepath.Join(dir, fifoName)
@@ -135,13 +145,14 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		return nil, err
 	}
 	s := &spawnSpec{
-		initType:   initStandard,
-		payload:    &initPayload{ID: id, Config: cfg, Seccomp: filter},
-		stdio:      [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
-		extraFiles: opts.ExtraFiles,
-		fifo:       fifo,
-		cgroup:     c.mgr,
-		trace:      c.trace,
+		initType:      initStandard,
+		payload:       &initPayload{ID: id, Config: cfg, Seccomp: filter},
+		stdio:         [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
+		extraFiles:    opts.ExtraFiles,
+		fifo:          fifo,
+		cgroup:        c.mgr,
+		cgroupCreated: cgroupCreated,
+		trace:         c.trace,
 	}
 	if s.execPlan, err = encodeInitPlan(id, cfg, filter, len(opts.ExtraFiles)); err != nil {
 		return nil, err
@@ -205,6 +216,24 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		return nil, err
 	}
 	return c, nil
+}
+
+// createCgroupAsync starts creating the container's cgroup (Apply(-1)) on
+// another goroutine and returns a function that waits for it and returns
+// its error, as often as it is called.
+func (c *Container) createCgroupAsync() func() error {
+	done := make(chan struct{})
+	var err error
+	go func() {
+		end := c.trace.Begin("cgroup-create")
+		err = c.mgr.Apply(-1)
+		end()
+		close(done)
+	}()
+	return func() error {
+		<-done
+		return err
+	}
 }
 
 // initHandshake serves the child's requests until it reports ready.

@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -70,14 +69,17 @@ type spawnSpec struct {
 	// cgroupExists skips creating the cgroup: exec into a running
 	// container.
 	cgroupExists bool
-	uidMap       string
-	gidMap       string
-	timeNS       string
-	stdio        [3]*os.File
-	extraFiles   []*os.File
-	fifo         *os.File // O_PATH fd of exec.fifo (standard init only)
-	cgroup       cgroups.Manager
-	trace        *Trace
+	// cgroupCreated, when set, waits for the cgroup's creation, which the
+	// caller started (and returns its error).
+	cgroupCreated func() error
+	uidMap        string
+	gidMap        string
+	timeNS        string
+	stdio         [3]*os.File
+	extraFiles    []*os.File
+	fifo          *os.File // O_PATH fd of exec.fifo (standard init only)
+	cgroup        cgroups.Manager
+	trace         *Trace
 	// oomScoreAdj is written by stage0, on the host's /proc before it
 	// joins any namespace, and inherited from there (nil: leave it).
 	oomScoreAdj *int
@@ -259,39 +261,29 @@ func spawn(s *spawnSpec) (*child, error) {
 	if s.timeNS != "" {
 		env = append(env, "_HUSK_TIMENS="+s.timeNS)
 	}
-	// The child joins the cgroup itself (see cgroups.JoinSpec); it only has
-	// to exist by then. A new container's child, when it joins no
-	// namespace by path and creates no user namespace, first unshares its
-	// namespaces (~0.6 ms) and then waits for the "cgroup" message: the
-	// cgroup is created meanwhile, after ForkExec (lateCgroup).
-	lateCgroup := s.cgroup != nil && s.initType == initStandard && len(s.nsPaths) == 0 &&
-		s.cloneFlags&unix.CLONE_NEWUSER == 0
-	// Such a child, set up by husk-init, is better still cloned by husk
-	// itself into its new namespaces (direct, nsenter.SpawnInto): no
-	// stage0 to start, fork the container's process and exit, and no
-	// "pid2" message to wait for. The cgroup is then created while the
-	// kernel makes the namespaces, the v2 directory first (clone3 puts the
-	// process in it).
-	direct := helper && lateCgroup && nsenter.CanSpawnInto && s.cloneFlags&^directCloneFlags == 0
+	// A new container without a user or time namespace, joining none by
+	// path and set up by husk-init, is cloned by husk itself into its new
+	// namespaces and cgroup v2 directory (direct, nsenter.SpawnInto): no
+	// stage0 to start, fork the container's process from and reap, and no
+	// "pid2" message to wait for.
+	direct := helper && s.initType == initStandard && len(s.nsPaths) == 0 && nsenter.CanSpawnInto &&
+		s.cloneFlags&^directCloneFlags == 0
 	var join cgroups.JoinSpec
 	cgroupFD := -1
 	if s.cgroup != nil {
 		join = s.cgroup.JoinSpec()
-		if direct && join.Cgroup2Dir != "" {
-			end := s.trace.Begin("cgroup2-create")
-			if c2, ok := s.cgroup.(cgroups.Cgroup2Creator); ok {
-				err = c2.CreateCgroup2()
-			} else {
-				// Nothing to create later: a cgroup v2 host.
-				err = s.cgroup.Apply(-1)
-				lateCgroup = false
-			}
+		// The child joins the cgroup itself (see cgroups.JoinSpec): it
+		// must exist first. Create usually had it made while it prepared
+		// the rest (cgroupCreated).
+		if s.cgroupCreated != nil {
+			end := s.trace.Begin("cgroup-wait")
+			err := s.cgroupCreated()
 			end()
 			if err != nil {
 				ch.close()
 				return nil, err
 			}
-		} else if !lateCgroup && !s.cgroupExists {
+		} else if !s.cgroupExists {
 			end := s.trace.Begin("cgroup-create")
 			err := s.cgroup.Apply(-1)
 			end()
@@ -315,28 +307,16 @@ func spawn(s *spawnSpec) (*child, error) {
 		if join.Cgroup2Dir != "" && !direct && !joinDirect {
 			env = append(env, "_HUSK_CGROUP2="+join.Cgroup2Dir)
 		}
-		if lateCgroup {
-			env = append(env, "_HUSK_CGROUP_LATE=1")
-		}
 		if join.LateTasksFile != "" {
 			// Opened by the parent: the path is out of the child's reach
 			// after pivot_root, and cgroup v1 checks the opener's
-			// credentials. With lateCgroup the file does not exist yet: a
-			// placeholder holds its fd number until the "cgroup" message
-			// brings it.
-			var f *os.File
-			if lateCgroup {
-				f, err = devNull()
-			} else {
-				f, err = os.OpenFile(join.LateTasksFile, os.O_WRONLY|unix.O_CLOEXEC, 0)
-				if err == nil {
-					defer f.Close()
-				}
-			}
+			// credentials.
+			f, err := os.OpenFile(join.LateTasksFile, os.O_WRONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				ch.close()
 				return nil, fmt.Errorf("open %s: %w", join.LateTasksFile, err)
 			}
+			defer f.Close()
 			addFile(envMemcgFD, f)
 			if s.cloneFlags&unix.CLONE_NEWCGROUP != 0 {
 				// The cgroup namespace must be rooted at the container's
@@ -371,8 +351,19 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 	if direct {
 		env = append(env, envDirect+"=1")
-		defer endNs()
-		return spawnDirect(s, ch, childSock, path, env, fds, cgroupFD, lateCgroup, join.LateTasksFile)
+		// husk-init unblocks the signals nsenter.SpawnInto leaves blocked.
+		// The cgroup namespace waits until the process is in its cgroups:
+		// it unshares it itself.
+		pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
+			uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
+		childSock.Close()
+		endNs()
+		if err != nil {
+			ch.close()
+			return nil, fmt.Errorf("start husk init: %w", err)
+		}
+		ch.pid = pid
+		return ch, nil
 	}
 	if joinDirect {
 		env = append(env, envDirect+"=1")
@@ -404,25 +395,6 @@ func spawn(s *spawnSpec) (*child, error) {
 		return nil, fmt.Errorf("start husk init: %w", err)
 	}
 	childSock.Close()
-	if lateCgroup {
-		end := s.trace.Begin("cgroup-create")
-		err := s.cgroup.Apply(-1)
-		end()
-		if err != nil {
-			unix.Kill(pid0, unix.SIGKILL)
-			reap(pid0)
-			ch.close()
-			return nil, err
-		}
-		// When the child is gone, it failed first: the loop below reads
-		// why.
-		if err := sendCgroupCreated(ch.sock, join.LateTasksFile); err != nil && !childGone(err) {
-			unix.Kill(pid0, unix.SIGKILL)
-			reap(pid0)
-			ch.close()
-			return nil, err
-		}
-	}
 
 	stage1 := 0
 	for ch.pid == 0 {
@@ -458,83 +430,6 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 	endNs()
 	return ch, nil
-}
-
-// spawnDirect starts the container's process with nsenter.SpawnInto: in
-// its new namespaces (but the cgroup namespace, which it creates once in
-// its cgroup), in the cgroup v2 directory cgroupFD (if >= 0), running
-// husk-init, which finds _HUSK_DIRECT and goes straight to the container
-// process's part. With late, the cgroup is created while the kernel makes
-// the namespaces, and the child told ("cgroup") once it exists.
-func spawnDirect(s *spawnSpec, ch *child, childSock *os.File, path string, env []string, fds []int, cgroupFD int, late bool, memTasks string) (*child, error) {
-	applied := make(chan error, 1)
-	if late {
-		go func() {
-			end := s.trace.Begin("cgroup-create")
-			applied <- s.cgroup.Apply(-1)
-			end()
-		}()
-	} else {
-		applied <- nil
-	}
-	// husk-init unblocks the signals nsenter.SpawnInto leaves blocked.
-	pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
-		uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
-	childSock.Close()
-	applyErr := <-applied
-	if err != nil {
-		ch.close()
-		return nil, fmt.Errorf("start husk init: %w", err)
-	}
-	ch.pid = pid
-	err = applyErr
-	if err == nil && late {
-		if err = sendCgroupCreated(ch.sock, memTasks); childGone(err) {
-			// The child failed before it read the message: its error is
-			// waiting on the socket.
-			if m, _, rerr := recvSync(ch.sock); rerr == nil && m != nil && m.Type == msgError {
-				err = errors.New(m.Msg)
-			}
-		}
-	}
-	if err != nil {
-		ch.kill()
-		ch.close()
-		return nil, err
-	}
-	return ch, nil
-}
-
-// childGone says whether err, from a write to the sync socket, means the
-// child has closed its end: it exited, and sent why before it did.
-func childGone(err error) bool {
-	return errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET)
-}
-
-// sendCgroupCreated tells the child waiting in nsexec.c that its cgroup
-// exists: "cgroup", with the v1 memory hierarchy's tasks file attached
-// when there is one (memTasks).
-func sendCgroupCreated(sock int, memTasks string) error {
-	var oob []byte
-	if memTasks != "" {
-		f, err := os.OpenFile(memTasks, os.O_WRONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", memTasks, err)
-		}
-		defer f.Close()
-		oob = unix.UnixRights(int(f.Fd()))
-	}
-	var err error
-	for {
-		err = unix.Sendmsg(sock, []byte("cgroup"), oob, nil, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("send \"cgroup\" to the sync socket: %w", err)
-	}
-	return nil
 }
 
 // nsBootstrap fills the namespace part of a spawnSpec from a config.

@@ -10,7 +10,9 @@ package libcontainer
 //	parent (husk create)                  child (husk-init or "husk init": nsexec.c,
 //	                                      then initplan.c/execplan.c or Go's Init)
 //	--------------------                  ----------------------------------------
-//	cgroup Apply(-1), unless late (below)
+//	cgroup Apply(-1) (create: started on
+//	another goroutine while the rest is
+//	prepared; waited for here)
 //	spawn (sealed exe) ---------------->  stage0: join the cgroup (v1 tasks), setns()
 //	                                      paths, maybe stage1 for a new user ns
 //	                                      (maps written by stage0)
@@ -19,25 +21,16 @@ package libcontainer
 //	                                      CLONE_INTO_CGROUP)
 //	                      <------------  "pid2 <pid>"   the container process
 //
-//	A new container that joins no namespace by path and creates no user
-//	namespace gets _HUSK_CGROUP_LATE: its stage0 unshares first, and the
-//	parent creates the cgroup meanwhile, after ForkExec, then sends
-//	"cgroup" (with the v1 memory tasks fd, SCM_RIGHTS) -->  stage0 joins,
-//	clones stage2 as above.
-//
-//	When such a container is set up by husk-init (an init plan) and needs
-//	no time namespace, there is no stage0 (_HUSK_DIRECT, x86-64): the
-//	parent creates the cgroup v2 directory (if any), then clone3()s the
-//	container process itself (nsenter.SpawnInto: CLONE_NEW*,
-//	CLONE_INTO_CGROUP) while a goroutine creates the v1 cgroups, and sends
-//	"cgroup" -------------------------->  stage2 joins the v1 cgroups and
-//	                                      goes on below; its early errors
-//	                                      are JSON "error" messages.
-//	exec does the same (nsenter.SpawnJoin) into a container without a user
-//	or time namespace: the clone happens with the spawning thread's
-//	namespace for children set to the container's PID namespace (and put
-//	back), and the child writes oomScoreAdj, joins the cgroups and setns()
-//	before it execs husk-init, which goes straight to the exec plan.
+//	A new container set up by husk-init (an init plan) that creates no user
+//	or time namespace and joins none by path has no stage0 (_HUSK_DIRECT,
+//	x86-64): the parent clone3()s the container process itself
+//	(nsenter.SpawnInto: CLONE_NEW*, CLONE_INTO_CGROUP), which joins the v1
+//	cgroups and goes on as stage2 below; its early errors are JSON "error"
+//	messages. exec does the same (nsenter.SpawnJoin) into a container
+//	without a user or time namespace: the clone happens with the spawning
+//	thread's namespace for children set to the container's PID namespace
+//	(and put back), and the child writes oomScoreAdj, joins the cgroups and
+//	setns() before it execs husk-init, which goes straight to the exec plan.
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	cgroup Set(resources)                 non-dumpable; unshare(CLONE_NEWCGROUP)

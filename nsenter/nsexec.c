@@ -25,18 +25,13 @@
  *   _HUSK_OOMSCOREADJ process.oomScoreAdj: written by stage0 to the host's
  *                     /proc/self/oom_score_adj before any setns (a procfs
  *                     the container cannot have faked), then inherited
- *   _HUSK_CGROUP_LATE set when the parent creates the cgroup while this
- *                     process starts: stage0 unshares first, then waits for
- *                     the parent's "cgroup" message (carrying the v1 memory
- *                     tasks fd for the $_HUSK_MEMCGFD slot), then joins
  *   _HUSK_DIRECT      set when the parent created this process itself with
  *                     clone3: in its new namespaces (and cgroup v2
  *                     directory, nsenter.SpawnInto), or in a running
  *                     container's namespaces and cgroups, oomScoreAdj
  *                     written (exec, nsenter.SpawnJoin). It is stage2 from
- *                     the start; it only joins the v1 cgroups it is given
- *                     (waiting for "cgroup" with _HUSK_CGROUP_LATE), and
- *                     its errors are JSON "error" messages
+ *                     the start; it only joins the v1 cgroups it is given,
+ *                     and its errors are JSON "error" messages
  * (the v1 memory cgroup is not among the tasks files: the container process
  * joins it last, right before execve, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
@@ -100,7 +95,6 @@
 #endif
 
 static int syncfd = -1;
-static int late_cgroup;
 /* direct: the parent cloned this process into its namespaces itself
  * (_HUSK_DIRECT); it reads JSON messages from the first one on. */
 static int direct;
@@ -329,47 +323,6 @@ static void join_cgroups(int *cgfd)
 	}
 }
 
-/* wait_cgroup_created waits for the parent's "cgroup" message: with
- * _HUSK_CGROUP_LATE the parent creates the container's cgroup while this
- * process starts and unshares its namespaces, instead of before. The
- * message carries the v1 memory hierarchy's tasks file, opened by the
- * parent, which takes the place of the placeholder at $_HUSK_MEMCGFD.
- * Anything else (the parent failed and closed the socket) ends here. */
-static void wait_cgroup_created(void)
-{
-	char buf[16], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr mh;
-	struct cmsghdr *c;
-	const char *slot;
-	ssize_t n;
-	int fd = -1;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	do {
-		n = recvmsg(syncfd, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n != 6 || memcmp(buf, "cgroup", 6))
-		_exit(1);
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	slot = getenv("_HUSK_MEMCGFD");
-	if (fd >= 0 && slot && *slot) {
-		/* Not close-on-exec, as the parent's inherited fds are: the
-		 * container process writes and closes it before execve. */
-		if (dup2(fd, atoi(slot)) < 0)
-			bail(1, "dup2 memory cgroup fd");
-		close(fd);
-	} else if (fd >= 0 || (slot && *slot)) {
-		bail(0, "cgroup message without the memory cgroup's tasks file");
-	}
-}
-
 /* write_oom_score_adj writes process.oomScoreAdj (_HUSK_OOMSCOREADJ), when
  * set, to /proc/self/oom_score_adj: the host's /proc, before any setns, a
  * procfs the container cannot have faked. Children inherit the value. */
@@ -416,17 +369,16 @@ static void become_container(int flags, int cgfd)
 }
 
 /* direct_container is the whole of this code for a process the parent
- * cloned itself into its new namespaces (and cgroup v2 directory) with
- * clone3 (nsenter.SpawnInto): there is nothing to join or unshare and no
- * process to fork, only the v1 cgroups to enter. */
+ * cloned itself with clone3 (_HUSK_DIRECT): into its new namespaces and
+ * cgroup v2 directory (nsenter.SpawnInto), where only the v1 cgroups are
+ * left to enter, or into a running container (nsenter.SpawnJoin), which
+ * left nothing. */
 static void direct_container(int flags)
 {
 	int cgfd = -1;
 
 	/* Still the host's /proc: the root filesystem is not set up yet. */
 	write_oom_score_adj();
-	if (late_cgroup)
-		wait_cgroup_created();
 	join_cgroups(&cgfd);
 	become_container(flags, cgfd);
 }
@@ -442,8 +394,6 @@ void husk_nsexec(void)
 	if (!fdstr || !*fdstr)
 		return;
 	syncfd = atoi(fdstr);
-	s = getenv("_HUSK_CGROUP_LATE");
-	late_cgroup = s && *s;
 	s = getenv("_HUSK_CLONEFLAGS");
 	if (s && *s)
 		flags = atoi(s);
@@ -455,8 +405,7 @@ void husk_nsexec(void)
 	}
 
 	/* The cgroup first: its paths are the host's, before any setns. */
-	if (!late_cgroup)
-		join_cgroups(&cgfd);
+	join_cgroups(&cgfd);
 
 	write_oom_score_adj();
 
@@ -499,12 +448,6 @@ void husk_nsexec(void)
 		if (s && *s)
 			write_file("/proc/self/timens_offsets", s);
 	}
-	/* Unsharing took the time the parent needed to create the cgroup. */
-	if (late_cgroup) {
-		wait_cgroup_created();
-		join_cgroups(&cgfd);
-	}
-
 	/* stage2 must not speak before the parent has its PID: the parent
 	 * reads "pid2" first. stage2 waits for EOF on this pipe, which stage1
 	 * closes once "pid2" is sent (the C exec path is fast enough to win

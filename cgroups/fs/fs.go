@@ -101,22 +101,6 @@ func (m *Manager) Apply(pid int) error {
 	return nil
 }
 
-// CreateCgroup2 creates the cgroup in the unified hierarchy of a hybrid
-// host alone (nothing without one), ahead of Apply: a process can then be
-// cloned into it (clone3 CLONE_INTO_CGROUP) while Apply creates the v1
-// ones. Apply still counts the directories it created as husk's.
-func (m *Manager) CreateCgroup2() error {
-	if m.unified == nil {
-		return nil
-	}
-	created, err := cgfile.Mkdir(m.unified.mountpoint, m.unifiedDir)
-	if err != nil {
-		return fmt.Errorf("create cgroup: %w", err)
-	}
-	m.unifiedCreated = append(m.unifiedCreated, created...)
-	return nil
-}
-
 // initCpuset copies the parent's cpuset.cpus and cpuset.mems into dir
 // when they are empty (they are, unless the parent has clone_children).
 func initCpuset(dir string) error {
