@@ -71,6 +71,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	// The sealed copy of the init helper is made while the state directory
 	// and the cgroup manager are set up (spawn waits for it).
 	PrepareSpawn()
+	endDir := opts.Trace.Begin("state-dir")
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
@@ -82,6 +83,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
 	lock, err := lockDir(dir)
+	endDir()
 	if err != nil {
 		os.Remove(dir)
 		return nil, err
@@ -110,7 +112,10 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}()
 
 	if cfg.Cgroup != nil {
-		if c.mgr, err = managerNew(cfg.Cgroup); err != nil {
+		endMgr := c.trace.Begin("cgroup-manager")
+		c.mgr, err = managerNew(cfg.Cgroup)
+		endMgr()
+		if err != nil {
 			return nil, err
 		}
 		// The cgroup is created (~0.5 ms in the ten v1 hierarchies of the
@@ -154,7 +159,10 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		cgroupCreated: cgroupCreated,
 		trace:         c.trace,
 	}
-	if s.execPlan, err = encodeInitPlan(id, cfg, filter, len(opts.ExtraFiles)); err != nil {
+	endPlan := c.trace.Begin("plan-encode")
+	s.execPlan, err = encodeInitPlan(id, cfg, filter, len(opts.ExtraFiles))
+	endPlan()
+	if err != nil {
 		return nil, err
 	}
 	nsBootstrap(s, cfg)

@@ -12,8 +12,9 @@
  * namespaces (CLONE_NEW*) and, with cgroupfd >= 0, in a cgroup v2
  * directory (CLONE_INTO_CGROUP): libcontainer starts a new container's
  * process that way, so that it needs no intermediate process to unshare
- * and fork it. x86-64 only (it needs a few instructions of assembly);
- * ENOSYS elsewhere.
+ * and fork it. husk_spawn_join starts a process in a running container
+ * (husk exec) the same way. x86-64 only (it needs a few instructions of
+ * assembly); ENOSYS elsewhere.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -234,13 +235,13 @@ pid_t husk_spawn_join(int exe_index, char *const argv[], char *const envp[], con
 	pid = clone_exec(&r, 0, join->cgroupfd);
 	if ((join->nsflags & CLONE_NEWPID) && setns(join->self_pidns, CLONE_NEWPID) < 0) {
 		/* The caller must not let this thread fork again. */
+		*child_errno = errno;
+		*step = HUSK_JOIN_RESTORE;
 		if (pid > 0) {
 			kill(pid, SIGKILL);
 			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 				;
 		}
-		*child_errno = errno;
-		*step = HUSK_JOIN_RESTORE;
 		return -1;
 	}
 	return pid;

@@ -158,7 +158,7 @@ func SpawnJoin(exeIndex int, argv, env []string, fds []int, j *Join) (int, error
 	}
 	self, err := syscall.Open("/proc/self/ns/pid", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, &JoinError{Op: "open", Path: "/proc/self/ns/pid", Err: err.(syscall.Errno)}
+		return 0, fmt.Errorf("open /proc/self/ns/pid: %w", err)
 	}
 	defer syscall.Close(self)
 	cargv := cStrings(argv)
