@@ -170,14 +170,30 @@ func setupConsole(sock int, p *configs.Process, mountConsole bool) error {
 	return nil
 }
 
+// kernelNum is one row of a table from the spec's names to the kernel's
+// numbers. Tables, not maps: a map literal is built by code at every
+// process start, a table of constants is laid out by the compiler, and a
+// linear search over a few entries costs less.
+type kernelNum[K comparable, V any] struct {
+	name K
+	num  V
+}
+
+// lookupKernelNum returns the number of name in table, reporting whether
+// the table has it.
+func lookupKernelNum[K comparable, V any](table []kernelNum[K, V], name K) (V, bool) {
+	for _, e := range table {
+		if e.name == name {
+			return e.num, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
 // schedPolicies are the kernel's numbers of the spec's scheduling
-// policies (SCHED_*). Tables, not maps, here and below: a map literal is
-// built by code at every process start, a table of constants is laid out
-// by the compiler, and a linear search over a few entries costs less.
-var schedPolicies = []struct {
-	name specs.LinuxSchedulerPolicy
-	num  uint32
-}{
+// policies (SCHED_*).
+var schedPolicies = []kernelNum[specs.LinuxSchedulerPolicy, uint32]{
 	{specs.SchedOther, 0},
 	{specs.SchedFIFO, 1},
 	{specs.SchedRR, 2},
@@ -188,10 +204,7 @@ var schedPolicies = []struct {
 }
 
 // schedFlags are the kernel's bits of the spec's SCHED_FLAG_* names.
-var schedFlags = []struct {
-	name specs.LinuxSchedulerFlag
-	bit  uint64
-}{
+var schedFlags = []kernelNum[specs.LinuxSchedulerFlag, uint64]{
 	{specs.SchedFlagResetOnFork, 0x01},
 	{specs.SchedFlagReclaim, 0x02},
 	{specs.SchedFlagDLOverrun, 0x04},
@@ -201,28 +214,6 @@ var schedFlags = []struct {
 	{specs.SchedFlagUtilClampMax, 0x40},
 }
 
-// schedPolicy returns the kernel's number of policy p, reporting whether
-// schedPolicies has it.
-func schedPolicy(p specs.LinuxSchedulerPolicy) (uint32, bool) {
-	for _, e := range schedPolicies {
-		if e.name == p {
-			return e.num, true
-		}
-	}
-	return 0, false
-}
-
-// schedFlag returns the kernel's bit of flag f, reporting whether
-// schedFlags has it.
-func schedFlag(f specs.LinuxSchedulerFlag) (uint64, bool) {
-	for _, e := range schedFlags {
-		if e.name == f {
-			return e.bit, true
-		}
-	}
-	return 0, false
-}
-
 // schedAttr returns p's scheduler as the kernel's struct sched_attr (nil
 // when p has none). The Go init applies it; the exec plan carries it.
 func schedAttr(p *configs.Process) (*unix.SchedAttr, error) {
@@ -230,7 +221,7 @@ func schedAttr(p *configs.Process) (*unix.SchedAttr, error) {
 	if s == nil {
 		return nil, nil
 	}
-	pol, ok := schedPolicy(s.Policy)
+	pol, ok := lookupKernelNum(schedPolicies, s.Policy)
 	if !ok {
 		return nil, fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
 	}
@@ -244,7 +235,7 @@ func schedAttr(p *configs.Process) (*unix.SchedAttr, error) {
 		Period:   s.Period,
 	}
 	for _, f := range s.Flags {
-		v, ok := schedFlag(f)
+		v, ok := lookupKernelNum(schedFlags, f)
 		if !ok {
 			return nil, fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
 		}
@@ -266,24 +257,10 @@ func setScheduler(p *configs.Process) error {
 
 // ioprioClasses are the kernel's numbers of the spec's I/O priority
 // classes (IOPRIO_CLASS_*); a table, as schedPolicies.
-var ioprioClasses = []struct {
-	name specs.IOPriorityClass
-	num  int
-}{
+var ioprioClasses = []kernelNum[specs.IOPriorityClass, int]{
 	{specs.IOPRIO_CLASS_RT, 1},
 	{specs.IOPRIO_CLASS_BE, 2},
 	{specs.IOPRIO_CLASS_IDLE, 3},
-}
-
-// ioprioClass returns the kernel's number of class c, reporting whether
-// ioprioClasses has it.
-func ioprioClass(c specs.IOPriorityClass) (int, bool) {
-	for _, e := range ioprioClasses {
-		if e.name == c {
-			return e.num, true
-		}
-	}
-	return 0, false
 }
 
 // ioprioValue returns the ioprio_set(2) value of p's I/O priority, -1 for
@@ -293,7 +270,7 @@ func ioprioValue(p *configs.Process) (int, error) {
 	if io == nil {
 		return -1, nil
 	}
-	class, ok := ioprioClass(io.Class)
+	class, ok := lookupKernelNum(ioprioClasses, io.Class)
 	if !ok {
 		return -1, fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
 	}

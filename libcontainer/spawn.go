@@ -349,31 +349,24 @@ func spawn(s *spawnSpec) (*child, error) {
 			fds[i] = int(f)
 		}
 	}
-	if direct {
+	if direct || joinDirect {
 		env = append(env, envDirect+"=1")
-		// husk-init unblocks the signals nsenter.SpawnInto leaves blocked.
-		// The cgroup namespace waits until the process is in its cgroups:
-		// it unshares it itself.
-		pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
-			uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
-		childSock.Close()
-		endNs()
-		if err != nil {
-			ch.close()
-			return nil, fmt.Errorf("start husk init: %w", err)
+		// husk-init unblocks the signals nsenter leaves blocked.
+		var pid int
+		if direct {
+			// The cgroup namespace waits until the process is in its
+			// cgroups: it unshares it itself.
+			pid, err = nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
+				uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
+		} else {
+			pid, err = nsenter.SpawnJoin(exeFd, []string{"husk-init"}, env, fds, &nsenter.Join{
+				Pidfd:       int(s.nsPidfd.Fd()),
+				NSFlags:     uintptr(s.nsFlags),
+				TasksFiles:  join.TasksFiles,
+				Cgroup2FD:   cgroupFD,
+				OOMScoreAdj: oomScoreAdj,
+			})
 		}
-		ch.pid = pid
-		return ch, nil
-	}
-	if joinDirect {
-		env = append(env, envDirect+"=1")
-		pid, err := nsenter.SpawnJoin(exeFd, []string{"husk-init"}, env, fds, &nsenter.Join{
-			Pidfd:       int(s.nsPidfd.Fd()),
-			NSFlags:     uintptr(s.nsFlags),
-			TasksFiles:  join.TasksFiles,
-			Cgroup2FD:   cgroupFD,
-			OOMScoreAdj: oomScoreAdj,
-		})
 		childSock.Close()
 		endNs()
 		if err != nil {

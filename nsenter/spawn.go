@@ -49,22 +49,15 @@ func spawn(path string, argv, env []string, fds []int, flags uintptr, cgroupFD i
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	cargv := cStrings(argv)
-	defer freeStrings(cargv)
-	cenv := cStrings(env)
-	defer freeStrings(cenv)
-	cfds := (*C.int)(C.malloc(C.size_t(len(fds)+1) * C.size_t(unsafe.Sizeof(C.int(0)))))
-	defer C.free(unsafe.Pointer(cfds))
-	fdList := unsafe.Slice(cfds, len(fds)+1)
-	for i, fd := range fds {
-		fdList[i] = C.int(fd)
-	}
+	a := newCArgs(argv, env, fds)
+	defer a.free()
+	cfds := a.fds
 	var cerr C.int
 	// Like syscall.ForkExec: no fd may be created without close-on-exec
 	// while the child inherits the fd table.
 	syscall.ForkLock.Lock()
 	var pid C.pid_t
-	cargs, cenvs := (**C.char)(unsafe.Pointer(&cargv[0])), (**C.char)(unsafe.Pointer(&cenv[0]))
+	cargs, cenvs := a.argvPtr(), a.envPtr()
 	if flags == 0 && cgroupFD < 0 {
 		pid = C.husk_spawn(cpath, cargs, cenvs, cfds, C.int(len(fds)), &cerr)
 	} else {
@@ -84,6 +77,31 @@ func spawn(path string, argv, env []string, fds []int, flags uintptr, cgroupFD i
 		return 0, syscall.Errno(cerr)
 	}
 	return int(pid), nil
+}
+
+// cArgs are the C copies of a spawn's argv, environment and fds.
+type cArgs struct {
+	argv, env []*C.char
+	fds       *C.int
+}
+
+func newCArgs(argv, env []string, fds []int) *cArgs {
+	a := &cArgs{argv: cStrings(argv), env: cStrings(env)}
+	a.fds = (*C.int)(C.malloc(C.size_t(len(fds)+1) * C.size_t(unsafe.Sizeof(C.int(0)))))
+	list := unsafe.Slice(a.fds, len(fds)+1)
+	for i, fd := range fds {
+		list[i] = C.int(fd)
+	}
+	return a
+}
+
+func (a *cArgs) argvPtr() **C.char { return (**C.char)(unsafe.Pointer(&a.argv[0])) }
+func (a *cArgs) envPtr() **C.char  { return (**C.char)(unsafe.Pointer(&a.env[0])) }
+
+func (a *cArgs) free() {
+	freeStrings(a.argv)
+	freeStrings(a.env)
+	C.free(unsafe.Pointer(a.fds))
 }
 
 // cStrings returns a NULL-terminated array of C copies of l.
@@ -161,16 +179,8 @@ func SpawnJoin(exeIndex int, argv, env []string, fds []int, j *Join) (int, error
 		return 0, fmt.Errorf("open /proc/self/ns/pid: %w", err)
 	}
 	defer syscall.Close(self)
-	cargv := cStrings(argv)
-	defer freeStrings(cargv)
-	cenv := cStrings(env)
-	defer freeStrings(cenv)
-	cfds := (*C.int)(C.malloc(C.size_t(len(fds)+1) * C.size_t(unsafe.Sizeof(C.int(0)))))
-	defer C.free(unsafe.Pointer(cfds))
-	fdList := unsafe.Slice(cfds, len(fds)+1)
-	for i, fd := range fds {
-		fdList[i] = C.int(fd)
-	}
+	a := newCArgs(argv, env, fds)
+	defer a.free()
 	cj := (*C.struct_husk_join)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_husk_join{}))))
 	defer C.free(unsafe.Pointer(cj))
 	cj.pidfd = C.int(j.Pidfd)
@@ -202,8 +212,7 @@ func SpawnJoin(exeIndex int, argv, env []string, fds []int, j *Join) (int, error
 		runtime.LockOSThread()
 		var cerr, step, index C.int
 		syscall.ForkLock.Lock()
-		pid := C.husk_spawn_join(C.int(exeIndex), (**C.char)(unsafe.Pointer(&cargv[0])), (**C.char)(unsafe.Pointer(&cenv[0])),
-			cfds, C.int(len(fds)), cj, &cerr, &step, &index)
+		pid := C.husk_spawn_join(C.int(exeIndex), a.argvPtr(), a.envPtr(), a.fds, C.int(len(fds)), cj, &cerr, &step, &index)
 		syscall.ForkLock.Unlock()
 		if step != C.HUSK_JOIN_RESTORE {
 			runtime.UnlockOSThread()
