@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -58,8 +57,7 @@ func main() {
 		libcontainer.Init()
 	}
 
-	ncpu, err := restoreStartCPUs()
-	if err != nil {
+	if _, err := restoreStartCPUs(); err != nil {
 		fatal(err)
 	}
 
@@ -69,9 +67,7 @@ func main() {
 	}
 	cli.FlagStringer = listFlagOnce(cli.FlagStringer)
 	app := newApp()
-	if name := keepOnlyInvoked(app, os.Args); ncpu > 1 && slices.Contains(parallelCommands, name) {
-		runtime.GOMAXPROCS(ncpu)
-	}
+	keepOnlyInvoked(app, os.Args)
 	if err := app.Run(context.Background(), os.Args); err != nil {
 		fatal(err)
 	}
@@ -79,19 +75,18 @@ func main() {
 }
 
 // keepOnlyInvoked leaves in app only the subcommand args invoke, when it
-// names one, and returns its name: urfave/cli sets up (help, flag checks) every command it is
+// names one: urfave/cli sets up (help, flag checks) every command it is
 // given on every run, ~0.15 ms here for the dozen others. Anything else
 // (no command, an unknown one, `help`) keeps them all, for the help and
 // error texts that list them.
-func keepOnlyInvoked(app *cli.Command, args []string) string {
+func keepOnlyInvoked(app *cli.Command, args []string) {
 	name := invokedCommand(app, args)
 	for _, c := range app.Commands {
 		if c.Name == name {
 			app.Commands = []*cli.Command{c}
-			return name
+			return
 		}
 	}
-	return ""
 }
 
 // invokedCommand returns the first argument that is not a global flag or
