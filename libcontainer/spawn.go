@@ -239,16 +239,10 @@ func spawn(s *spawnSpec) (*child, error) {
 	if s.execPlan != nil {
 		env = append(env, envExecPlan+"=1")
 	}
-	// An exec set up by husk-init into a container without a user or time
-	// namespace is cloned by husk itself into the container's namespaces
-	// and cgroup (joinDirect, nsenter.SpawnJoin): as with direct below, no
-	// stage0 to start, fork from and reap.
-	joinDirect := helper && s.initType == initExec && s.nsPidfd != nil && nsenter.CanSpawnInto &&
-		s.nsFlags&^directCloneFlags == 0 && (s.cgroup == nil || s.cgroupExists)
-	if len(s.nsPaths) > 0 && !joinDirect {
+	if len(s.nsPaths) > 0 {
 		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
 	}
-	if s.nsPidfd != nil && !joinDirect {
+	if s.nsPidfd != nil {
 		addFile("_HUSK_NSPIDFD", s.nsPidfd)
 		env = append(env, "_HUSK_NSFLAGS="+strconv.Itoa(s.nsFlags))
 	}
@@ -265,7 +259,17 @@ func spawn(s *spawnSpec) (*child, error) {
 	// path and set up by husk-init, is cloned by husk itself into its new
 	// namespaces and cgroup v2 directory (direct, nsenter.SpawnInto): no
 	// stage0 to start, fork the container's process from and reap, and no
-	// "pid2" message to wait for.
+	// "pid2" message to wait for. Its PID namespace is new: until it
+	// execs husk-init, the child (which shares husk's memory and still
+	// sees the host's files) is visible to no process but the host's.
+	//
+	// exec cannot take that way. Its process must be born into the
+	// running container's PID namespace, where, between clone and exec,
+	// a container process allowed to ptrace it (CAP_SYS_PTRACE, which
+	// `--cap-add SYS_PTRACE` gives) could write husk's memory or act in
+	// the host's mount namespace. stage0 joins the namespaces from
+	// outside that PID namespace, in husk-init's own memory, and the
+	// process it forks is inside all of them from its first instruction.
 	direct := helper && s.initType == initStandard && len(s.nsPaths) == 0 && nsenter.CanSpawnInto &&
 		s.cloneFlags&^directCloneFlags == 0
 	var join cgroups.JoinSpec
@@ -292,7 +296,7 @@ func spawn(s *spawnSpec) (*child, error) {
 				return nil, err
 			}
 		}
-		if (direct || joinDirect) && join.Cgroup2Dir != "" {
+		if direct && join.Cgroup2Dir != "" {
 			// For clone3's CLONE_INTO_CGROUP.
 			cgroupFD, err = unix.Open(join.Cgroup2Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
@@ -301,10 +305,10 @@ func spawn(s *spawnSpec) (*child, error) {
 			}
 			defer unix.Close(cgroupFD)
 		}
-		if len(join.TasksFiles) > 0 && !joinDirect {
+		if len(join.TasksFiles) > 0 {
 			env = append(env, "_HUSK_CGROUP_TASKS="+strings.Join(join.TasksFiles, "\n"))
 		}
-		if join.Cgroup2Dir != "" && !direct && !joinDirect {
+		if join.Cgroup2Dir != "" && !direct {
 			env = append(env, "_HUSK_CGROUP2="+join.Cgroup2Dir)
 		}
 		if join.LateTasksFile != "" {
@@ -329,12 +333,8 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 
 	env = append(env, "_HUSK_CLONEFLAGS="+strconv.Itoa(s.cloneFlags))
-	oomScoreAdj := ""
 	if s.oomScoreAdj != nil {
-		oomScoreAdj = strconv.Itoa(*s.oomScoreAdj)
-		if !joinDirect {
-			env = append(env, "_HUSK_OOMSCOREADJ="+oomScoreAdj)
-		}
+		env = append(env, "_HUSK_OOMSCOREADJ="+strconv.Itoa(*s.oomScoreAdj))
 	}
 	if s.trace != nil {
 		env = append(env, envTrace+"=1")
@@ -349,24 +349,13 @@ func spawn(s *spawnSpec) (*child, error) {
 			fds[i] = int(f)
 		}
 	}
-	if direct || joinDirect {
+	if direct {
 		env = append(env, envDirect+"=1")
-		// husk-init unblocks the signals nsenter leaves blocked.
-		var pid int
-		if direct {
-			// The cgroup namespace waits until the process is in its
-			// cgroups: it unshares it itself.
-			pid, err = nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
-				uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
-		} else {
-			pid, err = nsenter.SpawnJoin(exeFd, []string{"husk-init"}, env, fds, &nsenter.Join{
-				Pidfd:       int(s.nsPidfd.Fd()),
-				NSFlags:     uintptr(s.nsFlags),
-				TasksFiles:  join.TasksFiles,
-				Cgroup2FD:   cgroupFD,
-				OOMScoreAdj: oomScoreAdj,
-			})
-		}
+		// husk-init unblocks the signals nsenter.SpawnInto leaves blocked.
+		// The cgroup namespace waits until the process is in its cgroups:
+		// it unshares it itself.
+		pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
+			uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
 		childSock.Close()
 		endNs()
 		if err != nil {

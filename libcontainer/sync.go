@@ -26,11 +26,7 @@ package libcontainer
 //	x86-64): the parent clone3()s the container process itself
 //	(nsenter.SpawnInto: CLONE_NEW*, CLONE_INTO_CGROUP), which joins the v1
 //	cgroups and goes on as stage2 below; its early errors are JSON "error"
-//	messages. exec does the same (nsenter.SpawnJoin) into a container
-//	without a user or time namespace: the clone happens with the spawning
-//	thread's namespace for children set to the container's PID namespace
-//	(and put back), and the child writes oomScoreAdj, joins the cgroups and
-//	setns() before it execs husk-init, which goes straight to the exec plan.
+//	messages. (Not exec: see spawn in spawn.go.)
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	cgroup Set(resources)                 non-dumpable; unshare(CLONE_NEWCGROUP)

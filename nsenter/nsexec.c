@@ -25,13 +25,11 @@
  *   _HUSK_OOMSCOREADJ process.oomScoreAdj: written by stage0 to the host's
  *                     /proc/self/oom_score_adj before any setns (a procfs
  *                     the container cannot have faked), then inherited
- *   _HUSK_DIRECT      set when the parent created this process itself with
- *                     clone3: in its new namespaces (and cgroup v2
- *                     directory, nsenter.SpawnInto), or in a running
- *                     container's namespaces and cgroups, oomScoreAdj
- *                     written (exec, nsenter.SpawnJoin). It is stage2 from
- *                     the start; it only joins the v1 cgroups it is given,
- *                     and its errors are JSON "error" messages
+ *   _HUSK_DIRECT      set when the parent created this process itself, in
+ *                     its new namespaces and cgroup v2 directory, with
+ *                     clone3 (nsenter.SpawnInto): it is stage2 from the
+ *                     start; it only joins the v1 cgroups, and its errors
+ *                     are JSON "error" messages
  * (the v1 memory cgroup is not among the tasks files: the container process
  * joins it last, right before execve, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
@@ -369,10 +367,9 @@ static void become_container(int flags, int cgfd)
 }
 
 /* direct_container is the whole of this code for a process the parent
- * cloned itself with clone3 (_HUSK_DIRECT): into its new namespaces and
- * cgroup v2 directory (nsenter.SpawnInto), where only the v1 cgroups are
- * left to enter, or into a running container (nsenter.SpawnJoin), which
- * left nothing. */
+ * cloned itself into its new namespaces and cgroup v2 directory with
+ * clone3 (_HUSK_DIRECT, nsenter.SpawnInto): there is nothing to join or
+ * unshare and no process to fork, only the v1 cgroups to enter. */
 static void direct_container(int flags)
 {
 	int cgfd = -1;

@@ -12,89 +12,34 @@
  * namespaces (CLONE_NEW*) and, with cgroupfd >= 0, in a cgroup v2
  * directory (CLONE_INTO_CGROUP): libcontainer starts a new container's
  * process that way, so that it needs no intermediate process to unshare
- * and fork it. husk_spawn_join starts a process in a running container
- * (husk exec) the same way. x86-64 only (it needs a few instructions of
- * assembly); ENOSYS elsewhere.
+ * and fork it. x86-64 only (it needs a few instructions of assembly);
+ * ENOSYS elsewhere.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/sched.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include "spawn.h"
 
 struct spawn_req {
-	const char *path; /* NULL: exec fds[exe_index] */
+	const char *path;
 	char *const *argv, *const *envp;
 	const int *fds;
 	int nfds;
 	int *child_errno;
-	/* husk_spawn_join only */
-	const struct husk_join *join;
-	int exe_index;
-	int *step, *child_index;
 };
-
-/* join_fail fails the child at step (errno kept) for the parent to see. */
-static void __attribute__((noreturn)) join_fail(const struct spawn_req *r, int step, int index)
-{
-	*r->child_errno = errno;
-	if (r->step) {
-		*r->step = step;
-		*r->child_index = index;
-	}
-	_exit(127);
-}
-
-/* write_all_to opens path, writes s, closes: one of the child's writes to
- * the host's /proc or cgroup files. */
-static int write_all_to(const char *path, const char *s)
-{
-	size_t len = strlen(s);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, s, len) == (ssize_t)len;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-/* join_container is what husk_spawn_join's child does before it maps its
- * fds, while it still sees the host's /proc and cgroup files: the order
- * of stage0 in nsexec.c, the PID namespace aside (the parent's clone put
- * the child in it). */
-static void join_container(const struct spawn_req *r)
-{
-	const struct husk_join *j = r->join;
-	int i = 0;
-
-	if (j->oom_score_adj && write_all_to("/proc/self/oom_score_adj", j->oom_score_adj) < 0)
-		join_fail(r, HUSK_JOIN_OOM, 0);
-	/* "0" is this process: a single-threaded process writing it to a
-	 * v1 tasks file avoids the global lock (see cgroups.JoinSpec). */
-	for (const char *t = j->tasks; t && *t; t += strlen(t) + 1, i++)
-		if (write_all_to(t, "0") < 0)
-			join_fail(r, HUSK_JOIN_CGROUP, i);
-	if ((j->nsflags & ~CLONE_NEWPID) && setns(j->pidfd, j->nsflags & ~CLONE_NEWPID) < 0)
-		join_fail(r, HUSK_JOIN_SETNS, 0);
-}
 
 /* exec_child puts fds[i] at fd i and execs: the child's side of both
  * spawns. It runs on memory it shares with the parent (CLONE_VM), so only
  * system calls, and the error written where the parent finds it. */
 static void __attribute__((noreturn)) exec_child(const struct spawn_req *r)
 {
-	if (r->join)
-		join_container(r);
 	/* First out of the way the fds that would be overwritten before
 	 * their turn. */
 	int moved[HUSK_SPAWN_MAXFDS];
@@ -114,21 +59,16 @@ static void __attribute__((noreturn)) exec_child(const struct spawn_req *r)
 			goto fail;
 		}
 	}
-	if (r->path)
-		execve(r->path, r->argv, r->envp);
-	else
-		/* By fd: the container's mount namespace may have no /proc. */
-		syscall(SYS_execveat, r->exe_index, "", r->argv, r->envp, AT_EMPTY_PATH);
-	join_fail(r, HUSK_JOIN_EXEC, 0);
+	execve(r->path, r->argv, r->envp);
 fail:
-	join_fail(r, HUSK_JOIN_FDS, 0);
+	*r->child_errno = errno;
+	_exit(127);
 }
 
 pid_t husk_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
 		 int *child_errno)
 {
-	struct spawn_req r = {.path = path, .argv = argv, .envp = envp, .fds = fds, .nfds = nfds,
-			      .child_errno = child_errno};
+	struct spawn_req r = {path, argv, envp, fds, nfds, child_errno};
 	sigset_t all, old;
 	pid_t pid;
 
@@ -172,21 +112,10 @@ static pid_t clone3_vfork(struct clone_args *args, void (*fn)(const struct spawn
 	return (pid_t)rax;
 }
 
-static pid_t clone_exec(const struct spawn_req *r, unsigned long long flags, int cgroupfd);
-
 pid_t husk_spawn_into(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
 		      unsigned long long flags, int cgroupfd, int *child_errno)
 {
-	struct spawn_req r = {.path = path, .argv = argv, .envp = envp, .fds = fds, .nfds = nfds,
-			      .child_errno = child_errno};
-
-	return clone_exec(&r, flags, cgroupfd);
-}
-
-/* clone_exec runs r in a child made by clone3_vfork with flags, in the
- * cgroup v2 directory cgroupfd when >= 0. */
-static pid_t clone_exec(const struct spawn_req *r, unsigned long long flags, int cgroupfd)
-{
+	struct spawn_req r = {path, argv, envp, fds, nfds, child_errno};
 	/* The child's stack, in this frame: the parent stays suspended
 	 * (CLONE_VFORK) until the child has exec'd or died. */
 	static const size_t stack_size = 32768;
@@ -195,7 +124,7 @@ static pid_t clone_exec(const struct spawn_req *r, unsigned long long flags, int
 	sigset_t all, old;
 	long ret;
 
-	*r->child_errno = 0;
+	*child_errno = 0;
 	memset(&args, 0, sizeof(args));
 	args.flags = CLONE_VM | CLONE_VFORK | flags;
 	args.exit_signal = SIGCHLD;
@@ -207,45 +136,15 @@ static pid_t clone_exec(const struct spawn_req *r, unsigned long long flags, int
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = clone3_vfork(&args, exec_child, r);
+	ret = clone3_vfork(&args, exec_child, &r);
 	if (ret < 0) {
-		*r->child_errno = (int)-ret;
+		*child_errno = (int)-ret;
 		ret = -1;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return (pid_t)ret;
 }
 
-pid_t husk_spawn_join(int exe_index, char *const argv[], char *const envp[], const int *fds, int nfds,
-		      const struct husk_join *join, int *child_errno, int *step, int *child_index)
-{
-	struct spawn_req r = {.argv = argv, .envp = envp, .fds = fds, .nfds = nfds, .child_errno = child_errno,
-			      .join = join, .exe_index = exe_index, .step = step, .child_index = child_index};
-	pid_t pid;
-
-	*step = HUSK_JOIN_OK;
-	*child_index = 0;
-	/* A new PID namespace applies to children only: this thread's
-	 * children, for the one clone below; then it is put back. */
-	if ((join->nsflags & CLONE_NEWPID) && setns(join->pidfd, CLONE_NEWPID) < 0) {
-		*child_errno = errno;
-		*step = HUSK_JOIN_PIDNS;
-		return -1;
-	}
-	pid = clone_exec(&r, 0, join->cgroupfd);
-	if ((join->nsflags & CLONE_NEWPID) && setns(join->self_pidns, CLONE_NEWPID) < 0) {
-		/* The caller must not let this thread fork again. */
-		*child_errno = errno;
-		*step = HUSK_JOIN_RESTORE;
-		if (pid > 0) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
-		return -1;
-	}
-	return pid;
-}
 #else
 pid_t husk_spawn_into(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
 		      unsigned long long flags, int cgroupfd, int *child_errno)
@@ -255,13 +154,4 @@ pid_t husk_spawn_into(const char *path, char *const argv[], char *const envp[], 
 	return -1;
 }
 
-pid_t husk_spawn_join(int exe_index, char *const argv[], char *const envp[], const int *fds, int nfds,
-		      const struct husk_join *join, int *child_errno, int *step, int *child_index)
-{
-	(void)exe_index, (void)argv, (void)envp, (void)fds, (void)nfds, (void)join;
-	*child_errno = ENOSYS;
-	*step = HUSK_JOIN_EXEC;
-	*child_index = 0;
-	return -1;
-}
 #endif

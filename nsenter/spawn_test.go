@@ -1,11 +1,9 @@
 package nsenter
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -206,96 +204,4 @@ func cgroup2Mount(t *testing.T) string {
 	}
 	t.Skip("no cgroup v2 hierarchy is mounted")
 	return ""
-}
-
-// spawnTarget starts `sleep 100` in new namespaces with SpawnInto and
-// returns a pidfd of it; it is killed and reaped when the test ends.
-func spawnTarget(t *testing.T, flags uintptr) (pid, pidfd int) {
-	t.Helper()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
-	n := int(null.Fd())
-	pid, err = SpawnInto("/bin/sleep", []string{"sleep", "100"}, nil, []int{n, n, n}, flags, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(pid, syscall.SIGKILL)
-		waitExit(t, pid)
-	})
-	fd, _, errno := syscall.Syscall(434 /* pidfd_open */, uintptr(pid), 0, 0)
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	t.Cleanup(func() { syscall.Close(int(fd)) })
-	return pid, int(fd)
-}
-
-// SpawnJoin's child is in every namespace of the target, PID included,
-// and the calling thread's children afterwards are in ours again.
-func TestSpawnJoinEntersTheTarget(t *testing.T) {
-	requireSpawnInto(t)
-	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET)
-	target, pidfd := spawnTarget(t, flags)
-	sh, err := os.Open("/bin/sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Close()
-	join := func(path string, argv, env []string, fds []int) (int, error) {
-		fds = append(fds, int(sh.Fd()))
-		return SpawnJoin(len(fds)-1, argv, env, fds, &Join{Pidfd: pidfd, NSFlags: flags, Cgroup2FD: -1})
-	}
-	got := spawnOutputWith(t, join, []string{"sh", "-c", "echo $$; for ns in mnt uts ipc pid net; do readlink /proc/self/ns/$ns; done"})
-	l := strings.Split(strings.TrimSpace(got), "\n")
-	if len(l) != 6 {
-		t.Fatalf("unexpected output %q", got)
-	}
-	if l[0] == "1" || l[0] == strconv.Itoa(os.Getpid()) {
-		t.Errorf("the child's PID is %s: want one in the target's PID namespace, where the target is 1", l[0])
-	}
-	for i, ns := range []string{"mnt", "uts", "ipc", "pid", "net"} {
-		want, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(target), "ns", ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l[1+i] != want {
-			t.Errorf("the child's %s namespace is %s, want the target's %s", ns, l[1+i], want)
-		}
-	}
-	// Every thread's children are in this process's PID namespace again.
-	own, _ := os.Readlink("/proc/self/ns/pid")
-	for i := 0; i < 8; i++ {
-		if got := spawnOutput(t, []string{"/bin/readlink", "/proc/self/ns/pid"}); strings.TrimSpace(got) != own {
-			t.Fatalf("a child spawned afterwards is in PID namespace %s, want %s", got, own)
-		}
-	}
-}
-
-// A failure in the child names the step and the file, and leaves no
-// process behind.
-func TestSpawnJoinReportsTheFailedStep(t *testing.T) {
-	requireSpawnInto(t)
-	_, pidfd := spawnTarget(t, syscall.CLONE_NEWUTS|syscall.CLONE_NEWPID)
-	sh, err := os.Open("/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Close()
-	missing := filepath.Join(t.TempDir(), "no-such-cgroup", "tasks")
-	_, err = SpawnJoin(3, []string{"true"}, nil, []int{0, 1, 2, int(sh.Fd())}, &Join{
-		Pidfd: pidfd, NSFlags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID, Cgroup2FD: -1,
-		TasksFiles: []string{missing},
-	})
-	var je *JoinError
-	if !errors.As(err, &je) || je.Path != missing || !errors.Is(err, syscall.ENOENT) {
-		t.Fatalf("SpawnJoin with a missing tasks file: %v, want a JoinError naming %s, ENOENT", err, missing)
-	}
-	var ws syscall.WaitStatus
-	if pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD && pid != 0 {
-		t.Errorf("a child was left to reap: pid %d, %v", pid, err)
-	}
 }
