@@ -406,11 +406,12 @@ func spawn(s *spawnSpec) (*child, error) {
 			return nil, fmt.Errorf("namespace set-up: %w", err)
 		}
 	}
+	endNs()
+	defer s.trace.Begin("stage0-exit")()
 	reap(pid0)
 	if stage1 > 0 {
 		reap(stage1)
 	}
-	endNs()
 	return ch, nil
 }
 

@@ -220,9 +220,14 @@ func forwardSignals(sub *signalSub, tty *ttyRelay, target string, send func(unix
 		code, err := wait()
 		done <- waitResult{code, err}
 	}()
-	sigc := sub.channel()
+	// Until the subscription is in place (sigc nil) only the process's
+	// exit can end the loop: a short-lived process need not wait for it.
+	var sigc chan os.Signal
+	ready := sub.ready
 	for {
 		select {
+		case <-ready:
+			sigc, ready = sub.c, nil
 		case s := <-sigc:
 			sig, ok := s.(syscall.Signal)
 			if !ok {
@@ -264,12 +269,6 @@ func subscribeSignals() *signalSub {
 		close(s.ready)
 	}()
 	return s
-}
-
-// channel returns the signals, once the subscription is in place.
-func (s *signalSub) channel() chan os.Signal {
-	<-s.ready
-	return s.c
 }
 
 // withContainer does the work of the commands that take only a container
