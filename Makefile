@@ -32,6 +32,14 @@ EXTLDFLAGS  := -static
 endif
 GO_LDFLAGS    := -s -w -linkmode external -extldflags '$(EXTLDFLAGS)' -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT)
 
+# husk is built with Go's previous garbage collector while the toolchain
+# offers it (GOEXPERIMENT=nogreenteagc, Go 1.25-1.26): a husk process lives
+# milliseconds and never collects, but the Green Tea collector's mark bits
+# at the end of every new small-object span touch another page of it:
+# ~15 more page faults per process, ~0.2 ms on the test machine. A
+# toolchain without the experiment builds with its default collector.
+HUSK_GOEXPERIMENT := $(shell GOEXPERIMENT=nogreenteagc $(GO) env GOEXPERIMENT >/dev/null 2>&1 && echo nogreenteagc)
+
 INIT_HELPER := nsenter/inithelper/bin/husk-init
 
 # Packages whose tests need neither the husk binary nor the integration
@@ -45,7 +53,7 @@ all: husk
 build: husk
 
 husk: $(INIT_HELPER) $(HUSK_DEPS)
-	$(HUSK_CC_ENV) $(GO) build $(GO_BUILDFLAGS) -ldflags "$(GO_LDFLAGS)" -o husk ./cmd/husk
+	$(HUSK_CC_ENV) GOEXPERIMENT=$(HUSK_GOEXPERIMENT) $(GO) build $(GO_BUILDFLAGS) -ldflags "$(GO_LDFLAGS)" -o husk ./cmd/husk
 
 $(MUSL_DIR)/libseccomp.a:
 	mkdir -p $(MUSL_DIR)
