@@ -48,15 +48,22 @@ func spawn(path string, argv, env []string, fds []int, flags uintptr, cgroupFD i
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	a := newCArgs(argv, env, fds)
-	defer a.free()
-	cfds := a.fds
+	cargv := cStrings(argv)
+	defer freeStrings(cargv)
+	cenv := cStrings(env)
+	defer freeStrings(cenv)
+	cfds := (*C.int)(C.malloc(C.size_t(len(fds)+1) * C.size_t(unsafe.Sizeof(C.int(0)))))
+	defer C.free(unsafe.Pointer(cfds))
+	fdList := unsafe.Slice(cfds, len(fds)+1)
+	for i, fd := range fds {
+		fdList[i] = C.int(fd)
+	}
 	var cerr C.int
 	// Like syscall.ForkExec: no fd may be created without close-on-exec
 	// while the child inherits the fd table.
 	syscall.ForkLock.Lock()
 	var pid C.pid_t
-	cargs, cenvs := a.argvPtr(), a.envPtr()
+	cargs, cenvs := (**C.char)(unsafe.Pointer(&cargv[0])), (**C.char)(unsafe.Pointer(&cenv[0]))
 	if flags == 0 && cgroupFD < 0 {
 		pid = C.husk_spawn(cpath, cargs, cenvs, cfds, C.int(len(fds)), &cerr)
 	} else {
@@ -76,31 +83,6 @@ func spawn(path string, argv, env []string, fds []int, flags uintptr, cgroupFD i
 		return 0, syscall.Errno(cerr)
 	}
 	return int(pid), nil
-}
-
-// cArgs are the C copies of a spawn's argv, environment and fds.
-type cArgs struct {
-	argv, env []*C.char
-	fds       *C.int
-}
-
-func newCArgs(argv, env []string, fds []int) *cArgs {
-	a := &cArgs{argv: cStrings(argv), env: cStrings(env)}
-	a.fds = (*C.int)(C.malloc(C.size_t(len(fds)+1) * C.size_t(unsafe.Sizeof(C.int(0)))))
-	list := unsafe.Slice(a.fds, len(fds)+1)
-	for i, fd := range fds {
-		list[i] = C.int(fd)
-	}
-	return a
-}
-
-func (a *cArgs) argvPtr() **C.char { return (**C.char)(unsafe.Pointer(&a.argv[0])) }
-func (a *cArgs) envPtr() **C.char  { return (**C.char)(unsafe.Pointer(&a.env[0])) }
-
-func (a *cArgs) free() {
-	freeStrings(a.argv)
-	freeStrings(a.env)
-	C.free(unsafe.Pointer(a.fds))
 }
 
 // cStrings returns a NULL-terminated array of C copies of l.
