@@ -170,14 +170,6 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if ch, err = spawn(s); err != nil {
 		return nil, err
 	}
-	if c.mgr != nil {
-		end := c.trace.Begin("cgroup-set")
-		err := c.mgr.Set(cgroupResources(cfg))
-		end()
-		if err != nil {
-			return nil, err
-		}
-	}
 	st := &persistedState{ID: id, Pid: ch.pid, Created: time.Now().UTC(), Config: cfg, HasSeccomp: cfg.Seccomp != nil}
 	if c.mgr != nil {
 		st.CgroupLayout = manager.Layout(c.mgr)
@@ -246,6 +238,20 @@ func (c *Container) createCgroupAsync() func() error {
 
 // initHandshake serves the child's requests until it reports ready.
 func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
+	// The cgroup's limits go in once the process has set itself up, or
+	// before the first hook runs (which may look at them), as runc does:
+	// the child is already in the cgroup, and rewriting its device rules
+	// (deny all, then each allow) while it creates its /dev nodes would
+	// make a mknod fail in between. A new cgroup lets it create them.
+	resourcesSet := c.mgr == nil
+	setResources := func() error {
+		if resourcesSet {
+			return nil
+		}
+		resourcesSet = true
+		defer c.trace.Begin("cgroup-set")()
+		return c.mgr.Set(cgroupResources(c.state.Config))
+	}
 	for {
 		m, files, err := recvSync(ch.sock)
 		if err != nil {
@@ -256,6 +262,9 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 		}
 		switch m.Type {
 		case msgHooks:
+			if err := setResources(); err != nil {
+				return err
+			}
 			defer c.trace.Begin("hooks-createRuntime")()
 			st := c.ociState(Creating)
 			if err := runHooks("prestart", c.state.Config.Hooks, st); err != nil {
@@ -285,7 +294,7 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 			}
 		case msgReady:
 			c.trace.merge(m.Msg)
-			return nil
+			return setResources()
 		case msgError:
 			return errors.New(m.Msg)
 		default:

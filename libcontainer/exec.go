@@ -172,7 +172,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 	pidStr := strconv.Itoa(c.state.Pid)
 	for _, ns := range cfg.Namespaces {
 		s.nsPaths = append(s.nsPaths, string(ns.Type)+":/proc/"+pidStr+"/ns/"+nsFile(ns.Type))
-		s.nsFlags |= cloneFlags[ns.Type]
+		s.nsFlags |= cloneFlag(ns.Type)
 	}
 	ch, err := spawn(s)
 	if err != nil {

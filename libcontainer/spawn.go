@@ -40,16 +40,23 @@ const (
 	initExec     = "exec"
 )
 
-// cloneFlags maps runtime-spec namespace types to CLONE_NEW* flags.
-var cloneFlags = map[configs.NamespaceType]int{
-	configs.NEWPID:    unix.CLONE_NEWPID,
-	configs.NEWNET:    unix.CLONE_NEWNET,
-	configs.NEWNS:     unix.CLONE_NEWNS,
-	configs.NEWIPC:    unix.CLONE_NEWIPC,
-	configs.NEWUTS:    unix.CLONE_NEWUTS,
-	configs.NEWUSER:   unix.CLONE_NEWUSER,
-	configs.NEWCGROUP: unix.CLONE_NEWCGROUP,
-	configs.NEWTIME:   unix.CLONE_NEWTIME,
+// cloneFlags are the CLONE_NEW* flags of the runtime-spec namespace types.
+var cloneFlags = []kernelNum[configs.NamespaceType, int]{
+	{configs.NEWPID, unix.CLONE_NEWPID},
+	{configs.NEWNET, unix.CLONE_NEWNET},
+	{configs.NEWNS, unix.CLONE_NEWNS},
+	{configs.NEWIPC, unix.CLONE_NEWIPC},
+	{configs.NEWUTS, unix.CLONE_NEWUTS},
+	{configs.NEWUSER, unix.CLONE_NEWUSER},
+	{configs.NEWCGROUP, unix.CLONE_NEWCGROUP},
+	{configs.NEWTIME, unix.CLONE_NEWTIME},
+}
+
+// cloneFlag returns the CLONE_NEW* flag of namespace type t (0 for a type
+// cloneFlags does not list).
+func cloneFlag(t configs.NamespaceType) int {
+	f, _ := lookupKernelNum(cloneFlags, t)
+	return f
 }
 
 // spawnSpec is what the parent needs to start a child through nsexec.
@@ -155,12 +162,22 @@ func payloadFile(v any) (*os.File, error) {
 	return f, nil
 }
 
-// devNull is opened once per process and shared by every child that gets
-// no stdio; a sync.OnceValues, since library users may create containers
-// from several goroutines.
-var devNull = sync.OnceValues(func() (*os.File, error) {
-	return os.OpenFile(os.DevNull, os.O_RDWR, 0)
-})
+// devNull returns /dev/null, opened once per process and shared by every
+// child that gets no stdio; under a sync.Once, since library users may
+// create containers from several goroutines (and not sync.OnceValues,
+// which allocates its state at every process start).
+func devNull() (*os.File, error) {
+	devNullOnce.Do(func() {
+		devNullFile, devNullErr = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	})
+	return devNullFile, devNullErr
+}
+
+var (
+	devNullOnce sync.Once
+	devNullFile *os.File
+	devNullErr  error
+)
 
 func stdioFile(f *os.File) (*os.File, error) {
 	if f != nil {
@@ -422,7 +439,7 @@ func nsBootstrap(s *spawnSpec, cfg *configs.Config) {
 			s.nsPaths = append(s.nsPaths, string(ns.Type)+":"+ns.Path)
 			continue
 		}
-		s.cloneFlags |= cloneFlags[ns.Type]
+		s.cloneFlags |= cloneFlag(ns.Type)
 	}
 	if s.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		s.uidMap = idMapString(cfg.UIDMappings)

@@ -29,13 +29,14 @@ package libcontainer
 //	messages. (Not exec: see spawn in spawn.go.)
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
-//	cgroup Set(resources)                 non-dumpable; unshare(CLONE_NEWCGROUP)
+//	                                      non-dumpable; unshare(CLONE_NEWCGROUP)
 //	                                      unless it waits for the memory cgroup (v1);
 //	                                      an init plan runs in C (initplan.c,
 //	                                      same messages), or Go's Init starts:
 //	                                      read config (memfd), mounts...
 //	                      <------------  {"type":"hooks"}        (only if there are
-//	run prestart + createRuntime hooks                            runtime hooks)
+//	cgroup Set(resources); run prestart                           runtime hooks)
+//	+ createRuntime hooks
 //	{"type":"hooks-done"} ------------->  createContainer hooks, pivot_root
 //	                      <------------  {"type":"console"}+fd   (terminal only)
 //	send fd to --console-socket           sysctl, masked paths, rlimits; joins the v1
@@ -44,7 +45,8 @@ package libcontainer
 //	                      <------------  {"type":"seccomp"}+fd   (notify filters only)
 //	send fd to the seccomp listener
 //	                      <------------  {"type":"ready"}
-//	write the state file, return          open exec.fifo for writing: blocks
+//	cgroup Set(resources) unless done,    open exec.fifo for writing: blocks
+//	write the state file, return
 //
 //	husk start: open exec.fifo for reading; the child's open returns, it writes
 //	one byte, runs startContainer hooks and execve()s the user's program, which
