@@ -3,7 +3,8 @@
 # delete, exec, state, a batch of detached containers, peak RSS, syscalls),
 # then runs the Go benchmarks of husk's hot paths. Arguments are passed to
 # the bench program, e.g. `scripts/bench.sh -n 10 -o /tmp/results.json`.
-# Installs runc, crun and strace from Debian when they are missing.
+# Installs what husk's build needs (scripts/install-deps.sh) and runc, crun
+# and strace from Debian when they are missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,6 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+./scripts/install-deps.sh
 packages=(runc crun strace busybox-static util-linux)
 missing=()
 for p in "${packages[@]}"; do

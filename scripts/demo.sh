@@ -9,9 +9,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: husk needs root to create namespaces and cgroups; run as root" >&2
 	exit 1
 fi
-if [ ! -x /bin/busybox ]; then
-	./scripts/install-deps.sh
-fi
+# What the build and the bundle need (libseccomp-dev, musl-tools,
+# busybox-static...); it asks apt only for what is missing.
+./scripts/install-deps.sh
 make --no-print-directory husk >/dev/null
 
 bundle=$PWD/demo-bundle

@@ -123,7 +123,9 @@ func execProcess(cmd *cli.Command) (int, error) {
 
 	var sigc *signalSub
 	if !detach {
-		sigc = subscribeSignals()
+		if sigc, err = subscribeSignals(); err != nil {
+			return -1, err
+		}
 	}
 	proc, err := c.Exec(p, opts)
 	if err != nil {

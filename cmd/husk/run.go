@@ -55,7 +55,10 @@ func runContainer(cmd *cli.Command, id string) (int, error) {
 	detach := cmd.Bool("detach")
 	var sigc *signalSub
 	if !detach {
-		sigc = subscribeSignals()
+		var err error
+		if sigc, err = subscribeSignals(); err != nil {
+			return -1, err
+		}
 	}
 	c, err := createContainer(cmd, id, detach)
 	if err != nil {

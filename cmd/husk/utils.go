@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
@@ -208,67 +206,33 @@ type waitResult struct {
 	err  error
 }
 
-// forwardSignals forwards the signals husk receives on sigc (subscribed to
-// every signal) through send until wait returns, and returns wait's exit
-// code. It is the foreground loop of `run` (for the container's init) and
-// `exec` (for the exec'd process). SIGCHLD (our own child exiting) and
-// SIGURG (the Go runtime's preemption signal) are noise; SIGWINCH resizes
-// the process's terminal. target names the process in debug logs.
+// forwardSignals forwards the signals husk receives (sub) through send
+// until wait returns, and returns wait's exit code. It is the foreground
+// loop of `run` (for the container's init) and `exec` (for the exec'd
+// process). SIGWINCH resizes the process's terminal instead. target names
+// the process in debug logs.
 func forwardSignals(sub *signalSub, tty *ttyRelay, target string, send func(unix.Signal) error, wait func() (int, error)) (int, error) {
 	done := make(chan waitResult, 1)
 	go func() {
 		code, err := wait()
 		done <- waitResult{code, err}
 	}()
-	// Until the subscription is in place (sigc nil) only the process's
-	// exit can end the loop: a short-lived process need not wait for it.
-	var sigc chan os.Signal
-	ready := sub.ready
 	for {
 		select {
-		case <-ready:
-			sigc, ready = sub.c, nil
-		case s := <-sigc:
-			sig, ok := s.(syscall.Signal)
-			if !ok {
+		case sig := <-sub.c:
+			if sig == unix.SIGWINCH {
+				tty.resize()
 				continue
 			}
-			switch sig {
-			case unix.SIGCHLD, unix.SIGURG:
-			case unix.SIGWINCH:
-				tty.resize()
-			default:
-				if err := send(sig); err != nil {
-					logDebugf("forward signal %v to %s: %v", sig, target, err)
-				}
+			if err := send(sig); err != nil {
+				logDebugf("forward signal %v to %s: %v", sig, target, err)
 			}
 		case r := <-done:
-			// No signal.Stop: it costs a sigaction per signal again, and
-			// husk is about to exit; later signals are simply dropped.
+			// Signals that arrive from now on are caught and dropped:
+			// husk is about to exit.
 			return r.code, r.err
 		}
 	}
-}
-
-// signalSub is a subscription to every signal husk can catch, for
-// forwarding to a container's process.
-type signalSub struct {
-	c     chan os.Signal
-	ready chan struct{}
-}
-
-// subscribeSignals starts catching every signal. Go's signal.Notify for all
-// signals costs about a millisecond (a sigaction and mask change per
-// signal), so it runs in the background, on the other core, while the
-// container is created; a signal that arrives before it is done gets its
-// default action, as it would before husk started.
-func subscribeSignals() *signalSub {
-	s := &signalSub{c: make(chan os.Signal, 128), ready: make(chan struct{})}
-	go func() {
-		signal.Notify(s.c)
-		close(s.ready)
-	}()
-	return s
 }
 
 // withContainer does the work of the commands that take only a container
