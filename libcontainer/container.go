@@ -528,21 +528,21 @@ func (c *Container) OCIState() (*specs.State, error) {
 
 // lock serialises a state change with other husk commands and reloads the
 // state, which another command may have changed.
-func (c *Container) lock() (*os.File, error) {
+func (c *Container) lock() (dirLock, error) {
 	l, err := lockDir(c.dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
+			return -1, fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
 		}
-		return nil, err
+		return -1, err
 	}
 	st, err := loadState(c.dir)
 	if err != nil {
 		l.Close()
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
+			return -1, fmt.Errorf("container %q: %w", c.state.ID, ErrNotExist)
 		}
-		return nil, err
+		return -1, err
 	}
 	c.state = st
 	return l, nil

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/husk-runtime/husk/internal/rawfile"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
@@ -145,7 +146,7 @@ func commitState(dir string, b []byte) error {
 // loadConfig reads the whole config that create saved in dir.
 func loadConfig(dir string) (*configs.Config, error) {
 	path := filepath.Join(dir, configFile)
-	b, err := os.ReadFile(path)
+	b, err := rawfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// An older husk's JSON config.json.
 		path = filepath.Join(dir, legacyConfigFile)
@@ -170,7 +171,7 @@ func loadConfig(dir string) (*configs.Config, error) {
 
 func loadState(dir string) (*persistedState, error) {
 	path := filepath.Join(dir, stateFile)
-	b, err := os.ReadFile(path)
+	b, err := rawfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return loadLegacyState(dir, err)
 	}
@@ -214,30 +215,36 @@ func hasState(dir string) bool {
 }
 
 // lockDir takes an exclusive flock on the container's state directory; it
-// serialises commands on the same container. The lock is released when the
-// returned file is closed (or the process exits).
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// serialises commands on the same container. The lock is released when it
+// is closed (or the process exits).
+func lockDir(dir string) (dirLock, error) {
+	fd, err := rawfile.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err = unix.Flock(fd, unix.LOCK_EX)
 		if err != unix.EINTR {
 			break
 		}
 	}
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	return f, nil
+	return dirLock(fd), nil
 }
+
+// dirLock is the open state directory whose flock lockDir holds.
+type dirLock int
+
+// Close releases the lock.
+func (l dirLock) Close() error { return unix.Close(int(l)) }
 
 // procStartTime returns the start time (in clock ticks since boot) of pid
 // from /proc/<pid>/stat, and whether the process is a zombie.
 func procStartTime(pid int) (uint64, bool, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := rawfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, false, err
 	}

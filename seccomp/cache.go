@@ -17,6 +17,8 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
+	"github.com/husk-runtime/husk/internal/rawfile"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -73,7 +75,7 @@ func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
 	}
 	key := newCacheKey(s)
 	path := filepath.Join(dir, key.name+".bpf")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := rawfile.ReadFile(path); err == nil {
 		if p, ok := decodeCache(b, key); ok {
 			return p, nil
 		}

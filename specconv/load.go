@@ -13,10 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/internal/rawfile"
 )
 
 // configFile is the name of the spec in a bundle, and the prefix of every
@@ -27,7 +28,7 @@ const configFile = "config.json"
 // the content; Convert does. Errors start with "config.json: ", and a
 // decoding error says the line and column of the fault.
 func LoadSpec(bundle string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, configFile))
+	data, err := rawfile.ReadFile(filepath.Join(bundle, configFile))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", configFile, err)
 	}

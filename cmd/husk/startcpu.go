@@ -5,12 +5,13 @@ import "C"
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/internal/rawfile"
 )
 
 // Why husk starts on one CPU.
@@ -72,14 +73,9 @@ func restoreStartCPUs() (int, error) {
 
 // threadIDs lists the threads of this process.
 func threadIDs() ([]int, error) {
-	d, err := os.Open("/proc/self/task")
+	names, err := rawfile.ReadDirNames("/proc/self/task")
 	if err != nil {
 		return nil, err
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read /proc/self/task: %w", err)
 	}
 	tids := make([]int, 0, len(names))
 	for _, n := range names {

@@ -9,6 +9,7 @@ package cgfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/internal/rawfile"
 )
 
 // Write writes data to dir/file in one write(2), as the kernel expects for
@@ -58,29 +61,15 @@ func (e *WriteError) Unwrap() error { return e.Err }
 
 // Read returns the content of dir/file.
 func Read(dir, file string) (string, error) {
-	p := dir + "/" + file
-	fd, err := open(p, unix.O_RDONLY|unix.O_CLOEXEC)
+	b, err := rawfile.ReadFile(dir + "/" + file)
 	if err != nil {
-		return "", &os.PathError{Op: "read", Path: p, Err: err}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "read"
+		}
+		return "", err
 	}
-	defer unix.Close(fd)
-	buf := make([]byte, 0, 512)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return "", &os.PathError{Op: "read", Path: p, Err: err}
-		}
-		if n == 0 {
-			return string(buf), nil
-		}
-		buf = buf[:len(buf)+n]
-	}
+	return string(b), nil
 }
 
 // ReadTrim returns the content of dir/file without surrounding white space.
