@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -106,7 +105,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 				}
 				c.mgr.Destroy()
 			}
-			os.RemoveAll(dir)
+			removeStateDir(dir)
 		}
 		ch.close()
 	}()
@@ -174,9 +173,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if c.mgr != nil {
 		st.CgroupLayout = manager.Layout(c.mgr)
 	}
-	if u, err := user.Current(); err == nil {
-		st.Owner = u.Username
-	}
+	st.Owner = ownerName()
 	c.state = st
 	// The config file is written and the state encoded while the child
 	// sets itself up (the parent would only wait). Only the state file,
@@ -755,7 +752,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := removeStateDir(c.dir); err != nil {
 		return fmt.Errorf("remove state directory: %w", err)
 	}
 	if err := runHooks("poststop", c.state.Config.Hooks, c.ociState(Stopped)); err != nil {

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -198,5 +199,15 @@ func TestIDMapString(t *testing.T) {
 	got := idMapString([]configs.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}})
 	if got != "0 1000 1\n1 100000 65536\n" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestOwnerNameMatchesOsUser(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Skipf("os/user cannot name the current user here: %v", err)
+	}
+	if got := ownerName(); got != u.Username {
+		t.Errorf("ownerName() = %q, os/user says %q", got, u.Username)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/internal/rawfile"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/nsenter"
 	"golang.org/x/sys/unix"
@@ -235,20 +236,20 @@ func spawn(s *spawnSpec) (*child, error) {
 		files = append(files, f.Fd())
 	}
 	env := make([]string, 0, 12)
-	addFile := func(name string, f *os.File) int {
-		files = append(files, f.Fd())
+	addFile := func(name string, fd uintptr) int {
+		files = append(files, fd)
 		n := len(files) - 1
 		if name != "" {
 			env = append(env, name+"="+strconv.Itoa(n))
 		}
 		return n
 	}
-	addFile(envSyncFD, childSock)
-	addFile(envPayloadFD, payload)
+	addFile(envSyncFD, childSock.Fd())
+	addFile(envPayloadFD, payload.Fd())
 	if s.fifo != nil {
-		addFile(envFifoFD, s.fifo)
+		addFile(envFifoFD, s.fifo.Fd())
 	}
-	exeFd := addFile("", exe)
+	exeFd := addFile("", exe.Fd())
 	env = append(env,
 		envInitType+"="+s.initType,
 		envExtraFiles+"="+strconv.Itoa(len(s.extraFiles)),
@@ -260,7 +261,7 @@ func spawn(s *spawnSpec) (*child, error) {
 		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
 	}
 	if s.nsPidfd != nil {
-		addFile("_HUSK_NSPIDFD", s.nsPidfd)
+		addFile("_HUSK_NSPIDFD", s.nsPidfd.Fd())
 		env = append(env, "_HUSK_NSFLAGS="+strconv.Itoa(s.nsFlags))
 	}
 	if s.uidMap != "" {
@@ -332,13 +333,13 @@ func spawn(s *spawnSpec) (*child, error) {
 			// Opened by the parent: the path is out of the child's reach
 			// after pivot_root, and cgroup v1 checks the opener's
 			// credentials.
-			f, err := os.OpenFile(join.LateTasksFile, os.O_WRONLY|unix.O_CLOEXEC, 0)
+			fd, err := rawfile.Open(join.LateTasksFile, unix.O_WRONLY)
 			if err != nil {
 				ch.close()
-				return nil, fmt.Errorf("open %s: %w", join.LateTasksFile, err)
+				return nil, err
 			}
-			defer f.Close()
-			addFile(envMemcgFD, f)
+			defer unix.Close(fd)
+			addFile(envMemcgFD, uintptr(fd))
 			if s.cloneFlags&unix.CLONE_NEWCGROUP != 0 {
 				// The cgroup namespace must be rooted at the container's
 				// cgroup in every hierarchy, memory included: Init

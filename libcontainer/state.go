@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/husk-runtime/husk/internal/rawfile"
@@ -90,29 +91,78 @@ func validateID(id string) error {
 }
 
 // writeFileAtomic writes data to a temporary file in the same directory and
-// renames it over path, so a reader never sees a partial file.
+// renames it over path, so a reader never sees a partial file. The
+// temporary file is made with plain system calls (see internal/rawfile):
+// os.CreateTemp readies it for the runtime's poller, five calls more.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-")
+	tmp, fd, err := createTemp(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
+	for len(data) > 0 {
+		n, werr := unix.Write(fd, data)
+		if werr == unix.EINTR {
+			continue
+		}
+		if werr != nil {
+			err = werr
+			break
+		}
+		data = data[n:]
+	}
 	if err == nil {
-		err = f.Chmod(mode)
+		// Exactly mode, whatever the umask.
+		err = unix.Fchmod(fd, uint32(mode.Perm()))
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = unix.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		unix.Unlink(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// tempSeq makes the names of a process's temporary files distinct; the
+// PID makes them distinct between processes, and O_EXCL makes sure.
+var tempSeq atomic.Uint32
+
+// createTemp creates a new file ".<name>-<pid>-<n>" next to path, mode
+// 0600, and returns its name and descriptor.
+func createTemp(path string) (string, int, error) {
+	prefix := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"-"+strconv.Itoa(os.Getpid())+"-")
+	for {
+		tmp := prefix + strconv.FormatUint(uint64(tempSeq.Add(1)), 10)
+		fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+		switch err {
+		case nil:
+			return tmp, fd, nil
+		case unix.EEXIST, unix.EINTR:
+			continue
+		}
+		return "", -1, &os.PathError{Op: "create", Path: tmp, Err: err}
+	}
+}
+
+// removeStateDir removes a container's state directory: the files husk
+// keeps there, then the directory, which os.RemoveAll does with a dozen
+// calls more (it opens and lists the directory). Anything else found in it
+// is left to os.RemoveAll.
+func removeStateDir(dir string) error {
+	for _, name := range []string{stateFile, configFile, fifoName} {
+		if err := unix.Unlink(filepath.Join(dir, name)); err != nil && err != unix.ENOENT {
+			break
+		}
+	}
+	switch err := unix.Rmdir(dir); err {
+	case nil, unix.ENOENT:
+		return nil
+	}
+	return os.RemoveAll(dir)
 }
 
 // save writes the config file (the whole config) and then the state file
@@ -240,6 +290,22 @@ type dirLock int
 
 // Close releases the lock.
 func (l dirLock) Close() error { return unix.Close(int(l)) }
+
+// ownerName returns the name of the user husk runs as, for the state's
+// owner: its /etc/passwd entry, else $USER (as os/user.Current without
+// cgo, which reads the file through os.Open and bufio).
+func ownerName() string {
+	uid := strconv.Itoa(os.Getuid())
+	if b, err := rawfile.ReadFile("/etc/passwd"); err == nil {
+		for line := range bytes.SplitSeq(b, []byte{'\n'}) {
+			f := bytes.SplitN(line, []byte{':'}, 4)
+			if len(f) >= 3 && string(f[2]) == uid {
+				return string(f[0])
+			}
+		}
+	}
+	return os.Getenv("USER")
+}
 
 // procStartTime returns the start time (in clock ticks since boot) of pid
 // from /proc/<pid>/stat, and whether the process is a zombie.

@@ -1,10 +1,11 @@
 package fs
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/husk-runtime/husk/internal/selfmounts"
 )
 
 // hierarchy is one mounted cgroup hierarchy.
@@ -55,13 +56,13 @@ var (
 	mounts     mountTable
 )
 
-// cgroupMounts reads /proc/self/mountinfo once per process: cgroup
+// cgroupMounts parses /proc/self/mountinfo once per process: cgroup
 // hierarchies are mounted at boot and do not move, and re-reading the
 // table (a hundred lines or more) for every container would cost more than
 // the cgroup set-up itself.
 func cgroupMounts() (*mountTable, error) {
 	mountsOnce.Do(func() {
-		data, err := os.ReadFile("/proc/self/mountinfo")
+		data, err := selfmounts.Mountinfo()
 		if err != nil {
 			mounts.err = err
 			return

@@ -443,16 +443,31 @@ func (m *Manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
+	// Each file is opened once for all its rules (~10 allow rules for
+	// the default devices): a write is one rule.
+	var files [2]*cgfile.File // deny, allow
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
 	for _, r := range rules {
 		rule, err := cgfile.DeviceRule(r.Type, r.Major, r.Minor, r.Access)
 		if err != nil {
 			return err
 		}
-		file := "devices.deny"
+		i, name := 0, "devices.deny"
 		if r.Allow {
-			file = "devices.allow"
+			i, name = 1, "devices.allow"
 		}
-		if err := cgfile.Write(dir, file, rule); err != nil {
+		if files[i] == nil {
+			if files[i], err = cgfile.OpenWrite(dir, name); err != nil {
+				return &cgfile.WriteError{Path: dir + "/" + name, Value: rule, Err: err}
+			}
+		}
+		if err := files[i].Write(rule); err != nil {
 			return err
 		}
 	}

@@ -19,12 +19,19 @@ import (
 
 // ReadFile returns the content of the file at path, as os.ReadFile does.
 func ReadFile(path string) ([]byte, error) {
+	return ReadFileSize(path, 512)
+}
+
+// ReadFileSize is ReadFile with a first buffer of size bytes, for files
+// whose size stat does not give (procfs reports 0) but the caller can
+// guess: fewer reads and copies.
+func ReadFileSize(path string, size int) ([]byte, error) {
 	fd, err := open(path, unix.O_RDONLY|unix.O_CLOEXEC)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 512)
+	buf := make([]byte, 0, max(size, 1))
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/husk-runtime/husk/internal/selfmounts"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 )
 
@@ -349,37 +350,11 @@ func (m *cgroupMount) name() string {
 // its order. It parses only the lines it keeps, rather than every line as a
 // generic mountinfo parser does: this runs on every container start.
 func readCgroupMounts() ([]cgroupMount, error) {
-	data, err := readProcFile("/proc/self/mountinfo")
+	data, err := selfmounts.Mountinfo()
 	if err != nil {
 		return nil, err
 	}
 	return parseCgroupMounts(data), nil
-}
-
-// readProcFile reads a procfs file, whose stat size is 0, in few reads.
-func readProcFile(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 0, 16<<10)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
 }
 
 // parseCgroupMounts extracts the cgroup and cgroup2 mounts from mountinfo

@@ -27,23 +27,49 @@ import (
 // kernel's answer: `write /sys/fs/cgroup/memory/x/memory.limit_in_bytes:
 // "1024": device or resource busy`.
 func Write(dir, file, data string) error {
+	f, err := OpenWrite(dir, file)
+	if err != nil {
+		return &WriteError{Path: dir + "/" + file, Value: data, Err: err}
+	}
+	defer f.Close()
+	return f.Write(data)
+}
+
+// File is a control file open for writing, for several writes in a row
+// (devices.allow takes one rule per write): one open and one close for all
+// of them.
+type File struct {
+	fd   int
+	path string
+}
+
+// OpenWrite opens dir/file for writing.
+func OpenWrite(dir, file string) (*File, error) {
 	p := dir + "/" + file
 	fd, err := open(p, unix.O_WRONLY|unix.O_CLOEXEC)
 	if err != nil {
-		return &WriteError{Path: p, Value: data, Err: err}
+		return nil, err
 	}
-	defer unix.Close(fd)
+	return &File{fd: fd, path: p}, nil
+}
+
+// Write writes data in one write(2); the error is a *WriteError.
+func (f *File) Write(data string) error {
+	var err error
 	for {
-		_, err = unix.Write(fd, []byte(data))
+		_, err = unix.Write(f.fd, []byte(data))
 		if err != unix.EINTR {
 			break
 		}
 	}
 	if err != nil {
-		return &WriteError{Path: p, Value: data, Err: err}
+		return &WriteError{Path: f.path, Value: data, Err: err}
 	}
 	return nil
 }
+
+// Close closes the file.
+func (f *File) Close() error { return unix.Close(f.fd) }
 
 // WriteError is a failed write to a cgroup control file.
 type WriteError struct {

@@ -1,0 +1,75 @@
+package libcontainer
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	path := filepath.Join(dir, stateFile)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := writeFileAtomic(path, []byte(strings.Repeat("x", 100*i+1)), 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 || len(b)%100 != 1 || strings.Trim(string(b), "x") != "" {
+		t.Errorf("state file holds %d bytes of %q...: not one writer's whole content", len(b), b[:min(len(b), 8)])
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644 whatever the umask", fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("left in the directory: %v; want only %s", entries, stateFile)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x"), 0o600); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("write into a missing directory: %v; want an error naming it", err)
+	}
+}
+
+func TestRemoveStateDir(t *testing.T) {
+	root := t.TempDir()
+	for _, extra := range []string{"", "other-file"} {
+		dir := filepath.Join(root, "c"+extra)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{stateFile, configFile, extra} {
+			if name != "" {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := removeStateDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still exists (%v)", dir, err)
+		}
+		if err := removeStateDir(dir); err != nil {
+			t.Errorf("removing it again: %v", err)
+		}
+	}
+}
