@@ -456,6 +456,11 @@ func (c *Container) Process() *configs.Process { return c.state.Config.Process }
 // and no console socket; nil otherwise. The caller owns it.
 func (c *Container) Console() *os.File { return c.console }
 
+// Pid returns the host PID of the container's init process, as recorded
+// when the container was created (whether it still runs or not: see
+// State).
+func (c *Container) Pid() int { return c.state.Pid }
+
 // alive reports whether the container's init process still exists and is
 // the same process (not a reused PID).
 func (c *Container) alive() bool {

@@ -380,7 +380,7 @@ static void setup_console(const struct plan *p)
 {
 	int master, peer, unlock = 0;
 
-	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	master = openat(AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		xp_fail(errno, "open /dev/ptmx");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
@@ -554,7 +554,7 @@ static int install_seccomp(const struct plan *p)
 static int last_cap(void)
 {
 	char buf[16];
-	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	int fd = openat(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 
 	if (fd >= 0)
@@ -674,7 +674,7 @@ static void wait_for_start(void)
 		xp_fail(0, "open exec fifo: no fd");
 	fifo = atoi(s);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		xp_fail(errno, "open exec fifo");
 	if (write(fd, "0", 1) != 1)

@@ -308,7 +308,7 @@ static void open_root(struct root *r, const char *path)
 	size_t n;
 	int err;
 
-	r->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r->fd = openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r->fd < 0)
 		xp_fail(errno, "open rootfs %s", path);
 	if ((err = fd_path(r->fd, r->path, sizeof(r->path) - 1)))
@@ -682,7 +682,7 @@ static void bind_device(int parent, const char *name, const char *host, const st
 	struct stat st;
 	int src, dst, f;
 
-	src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	src = openat(AT_FDCWD, host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (src < 0)
 		xp_fail(errno, "create device %s: open host device %s", host, host);
 	if (fstat(src, &st) < 0)
@@ -838,7 +838,7 @@ static void run_hooks(int sock)
 
 static void pivot_root_to(const char *rootfs)
 {
-	int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	int old = openat(AT_FDCWD, "/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 
 	if (old < 0)
 		xp_fail(errno, "open old root /");

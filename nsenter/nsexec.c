@@ -82,6 +82,10 @@
 
 #include "execplan.h"
 
+/* Files are opened with openat(AT_FDCWD, ...), not open(): musl's open()
+ * follows an O_CLOEXEC open with fcntl(F_SETFD), for kernels older than
+ * 2.6.23, one system call more per file. */
+
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
 #endif
@@ -171,7 +175,7 @@ static void join_cgroup_v1(char *files)
 	char *line, *save = NULL;
 
 	for (line = strtok_r(files, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		int fd = open(line, O_WRONLY | O_CLOEXEC);
+		int fd = openat(AT_FDCWD, line, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			bail(1, "open %s", line);
 		if (write(fd, "0", 1) != 1)
@@ -217,7 +221,7 @@ static void join_namespaces(char *spec)
 				break;
 		if (i == NSTYPES)
 			bail(0, "unknown namespace type %s", line);
-		fds[i] = open(colon + 1, O_RDONLY | O_CLOEXEC);
+		fds[i] = openat(AT_FDCWD, colon + 1, O_RDONLY | O_CLOEXEC);
 		if (fds[i] < 0)
 			bail(1, "open %s namespace %s", line, colon + 1);
 		paths[i] = colon + 1;
@@ -233,7 +237,7 @@ static void join_namespaces(char *spec)
 
 static void write_file(const char *path, const char *data)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
 	size_t len = strlen(data);
 
 	if (fd < 0)
@@ -315,7 +319,7 @@ static void join_cgroups(int *cgfd)
 	}
 	s = getenv("_HUSK_CGROUP2");
 	if (s && *s) {
-		*cgfd = open(s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*cgfd = openat(AT_FDCWD, s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (*cgfd < 0)
 			bail(1, "open cgroup %s", s);
 	}
@@ -331,7 +335,7 @@ static void write_oom_score_adj(void)
 
 	if (!s || !*s)
 		return;
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	fd = openat(AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
 		bail(1, "process.oomScoreAdj: write %s to /proc/self/oom_score_adj%s", s,
 		     errno == EACCES ? " (lowering it needs CAP_SYS_RESOURCE)" : "");

@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <linux/filter.h>
 
+/* Files are opened with openat(AT_FDCWD, ...), not open(): musl's open()
+ * follows an O_CLOEXEC open with fcntl(F_SETFD), for kernels older than
+ * 2.6.23, one system call more per file. */
+
 struct rlim_rec {
 	int resource;
 	uint64_t soft, hard;

@@ -46,7 +46,10 @@ static void __attribute__((noreturn)) exec_child(const struct spawn_req *r)
 	for (int i = 0; i < r->nfds; i++) {
 		moved[i] = r->fds[i];
 		if (r->fds[i] < r->nfds && r->fds[i] != i) {
-			moved[i] = fcntl(r->fds[i], F_DUPFD_CLOEXEC, r->nfds);
+			/* The system call, not musl's fcntl(), which
+			 * follows F_DUPFD_CLOEXEC with F_SETFD for old
+			 * kernels. */
+			moved[i] = (int)syscall(SYS_fcntl, r->fds[i], F_DUPFD_CLOEXEC, r->nfds);
 			if (moved[i] < 0)
 				goto fail;
 		}

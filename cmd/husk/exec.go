@@ -151,7 +151,7 @@ func execProcess(cmd *cli.Command) (int, error) {
 	if detach {
 		return 0, nil
 	}
-	code, err := forwardSignals(sigc, tty, fmt.Sprintf("process %d", proc.Pid()), proc.Signal, proc.Wait)
+	code, err := forwardSignals(sigc, tty, fmt.Sprintf("process %d", proc.Pid()), proc.Pid(), proc.Signal, proc.Wait)
 	// The pty's output ends once every process holding its slave is gone;
 	// wait for it so that the process's last words reach the caller.
 	tty.drain()

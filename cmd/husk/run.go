@@ -111,5 +111,5 @@ func runContainer(cmd *cli.Command, id string) (int, error) {
 // init until it exits, and returns its exit code (see forwardSignals).
 func forwardUntilExit(c *libcontainer.Container, sigc *signalSub, tty *ttyRelay) (int, error) {
 	send := func(sig unix.Signal) error { return c.Signal(sig, false) }
-	return forwardSignals(sigc, tty, "container "+c.ID(), send, c.Wait)
+	return forwardSignals(sigc, tty, "container "+c.ID(), c.Pid(), send, c.Wait)
 }

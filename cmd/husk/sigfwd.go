@@ -31,9 +31,10 @@ import (
 // and, when husk is linked with musl, real-time signal 34, which musl
 // keeps for itself.
 
-// signalSub delivers the signals husk caught, in the order they came.
+// signalSub holds the signals husk caught, in the order they came, until
+// forwardSignals reads them.
 type signalSub struct {
-	c chan unix.Signal
+	fd int // the pipe's read end, non-blocking
 }
 
 // subscribeSignals starts catching every signal husk forwards. The
@@ -47,22 +48,68 @@ func subscribeSignals() (*signalSub, error) {
 	if errno := C.husk_catch_signals(C.int(p[1])); errno != 0 {
 		return nil, fmt.Errorf("catch signals to forward: %w", os.NewSyscallError("sigaction", syscall.Errno(errno)))
 	}
-	s := &signalSub{c: make(chan unix.Signal, 128)}
-	go s.relay(os.NewFile(uintptr(p[0]), "signal pipe"))
-	return s, nil
+	return &signalSub{fd: p[0]}, nil
 }
 
-// relay turns the bytes the handler writes into signals on s.c.
-func (s *signalSub) relay(r *os.File) {
+// read appends the signals caught so far to sigs.
+func (s *signalSub) read(sigs []unix.Signal) []unix.Signal {
 	var buf [64]byte
 	for {
-		n, err := r.Read(buf[:])
+		n, err := unix.Read(s.fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return sigs
+		}
 		for _, b := range buf[:n] {
-			s.c <- unix.Signal(b)
+			sigs = append(sigs, unix.Signal(b))
+		}
+	}
+}
+
+// forwardSignals forwards the signals husk receives (sub) through send
+// until the process pid exits, then returns wait's exit code for it. It is
+// the foreground loop of `run` (for the container's init) and `exec` (for
+// the exec'd process). SIGWINCH resizes the process's terminal instead.
+// target names the process in debug logs.
+//
+// It is one poll(2) on the signal pipe and a pidfd of the process, in the
+// calling goroutine: no goroutine parked in the runtime's poller, which
+// would make the scheduler start a thread to watch it at every blocking
+// system call of the others.
+func forwardSignals(sub *signalSub, tty *ttyRelay, target string, pid int, send func(unix.Signal) error, wait func() (int, error)) (int, error) {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("watch %s (pid %d): %w", target, pid, os.NewSyscallError("pidfd_open", err))
+	}
+	defer unix.Close(pfd)
+	fds := []unix.PollFd{{Fd: int32(sub.fd), Events: unix.POLLIN}, {Fd: int32(pfd), Events: unix.POLLIN}}
+	var sigs []unix.Signal
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
 		}
 		if err != nil {
-			logDebugf("read the signal pipe: %v", err)
-			return
+			return -1, fmt.Errorf("wait for %s: %w", target, os.NewSyscallError("poll", err))
+		}
+		if fds[0].Revents != 0 {
+			sigs = sub.read(sigs[:0])
+			for _, sig := range sigs {
+				if sig == unix.SIGWINCH {
+					tty.resize()
+					continue
+				}
+				if err := send(sig); err != nil {
+					logDebugf("forward signal %v to %s: %v", sig, target, err)
+				}
+			}
+		}
+		if fds[1].Revents != 0 {
+			// Signals that arrive from now on are caught and dropped:
+			// husk is about to exit.
+			return wait()
 		}
 	}
 }

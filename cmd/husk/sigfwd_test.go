@@ -1,8 +1,9 @@
 package main
 
 import (
+	"os/exec"
+	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -49,13 +50,62 @@ func TestSubscribeSignals(t *testing.T) {
 		if err := unix.Kill(unix.Getpid(), sig); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case got := <-sub.c:
-			if got != sig {
-				t.Errorf("sent %v, got %v", sig, got)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%v: not delivered", sig)
+		if got := waitSignals(t, sub); len(got) != 1 || got[0] != sig {
+			t.Errorf("sent %v, got %v", sig, got)
 		}
+	}
+}
+
+// waitSignals waits up to 5 s for sub's pipe to be readable and returns
+// what it holds.
+func waitSignals(t *testing.T, sub *signalSub) []unix.Signal {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(sub.fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 5000)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			t.Fatalf("no signal in the pipe after 5 s (%v)", err)
+		}
+		return sub.read(nil)
+	}
+}
+
+func TestForwardSignalsUntilExit(t *testing.T) {
+	sub, err := subscribeSignals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	var sent []unix.Signal
+	send := func(sig unix.Signal) error {
+		sent = append(sent, sig)
+		return cmd.Process.Signal(sig)
+	}
+	wait := func() (int, error) {
+		err := cmd.Wait()
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ws.ExitStatus(), err
+	}
+	// Caught before the loop starts: kept in the pipe, forwarded once it
+	// runs (runc queues them the same way).
+	if err := unix.Kill(unix.Getpid(), unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, err := forwardSignals(sub, nil, "sleep", cmd.Process.Pid, send, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 128+int(unix.SIGTERM) || len(sent) != 1 || sent[0] != unix.SIGTERM {
+		t.Errorf("exit code %d after forwarding %v; want %d after SIGTERM", code, sent, 128+int(unix.SIGTERM))
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer"
 	"github.com/husk-runtime/husk/specconv"
@@ -197,41 +196,6 @@ func writePidFile(path string, pid int) error {
 func destroy(c *libcontainer.Container) {
 	if err := c.Delete(true); err != nil {
 		logWarnf("remove container %s after failure: %v", c.ID(), err)
-	}
-}
-
-// waitResult is the outcome of waiting for a process.
-type waitResult struct {
-	code int
-	err  error
-}
-
-// forwardSignals forwards the signals husk receives (sub) through send
-// until wait returns, and returns wait's exit code. It is the foreground
-// loop of `run` (for the container's init) and `exec` (for the exec'd
-// process). SIGWINCH resizes the process's terminal instead. target names
-// the process in debug logs.
-func forwardSignals(sub *signalSub, tty *ttyRelay, target string, send func(unix.Signal) error, wait func() (int, error)) (int, error) {
-	done := make(chan waitResult, 1)
-	go func() {
-		code, err := wait()
-		done <- waitResult{code, err}
-	}()
-	for {
-		select {
-		case sig := <-sub.c:
-			if sig == unix.SIGWINCH {
-				tty.resize()
-				continue
-			}
-			if err := send(sig); err != nil {
-				logDebugf("forward signal %v to %s: %v", sig, target, err)
-			}
-		case r := <-done:
-			// Signals that arrive from now on are caught and dropped:
-			// husk is about to exit.
-			return r.code, r.err
-		}
 	}
 }
 
