@@ -175,12 +175,12 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	st.Owner = ownerName()
 	c.state = st
-	// The config file is written and the state encoded while the child
-	// sets itself up (the parent would only wait). Only the state file,
-	// the commit point, waits for "ready".
+	// The config file is written and the state file staged while the
+	// child sets itself up (the parent would only wait). Only the state
+	// file's rename, the commit point, waits for "ready".
 	type prepared struct {
 		start uint64
-		b     []byte
+		tmp   string // the staged state file
 		err   error
 	}
 	done := make(chan prepared, 1)
@@ -194,14 +194,17 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		}
 		snap := *st
 		snap.StartTime = start
-		b, err := snap.prepare(dir)
-		done <- prepared{start, b, err}
+		tmp, err := snap.prepare(dir)
+		done <- prepared{start, tmp, err}
 	}()
 	endInit := c.trace.Begin("init")
 	err = c.initHandshake(ch, opts)
 	endInit()
 	p := <-done // before any cleanup removes dir
 	if err != nil {
+		if p.tmp != "" {
+			unix.Unlink(p.tmp)
+		}
 		return nil, err
 	}
 	if p.err != nil {
@@ -209,7 +212,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	defer c.trace.Begin("state-write")()
 	st.StartTime = p.start
-	if err := commitState(dir, p.b); err != nil {
+	if err := commitState(dir, p.tmp); err != nil {
 		return nil, err
 	}
 	return c, nil

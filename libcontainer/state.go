@@ -95,9 +95,19 @@ func validateID(id string) error {
 // temporary file is made with plain system calls (see internal/rawfile):
 // os.CreateTemp readies it for the runtime's poller, five calls more.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := stageFile(path, data, mode)
+	if err != nil {
+		return err
+	}
+	return renameStaged(tmp, path)
+}
+
+// stageFile writes data with mode into a new temporary file next to path
+// and returns its name, for renameStaged. On error nothing is left.
+func stageFile(path string, data []byte, mode os.FileMode) (string, error) {
 	tmp, fd, err := createTemp(path)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	for len(data) > 0 {
 		n, werr := unix.Write(fd, data)
@@ -117,10 +127,16 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = unix.Rename(tmp, path)
-	}
 	if err != nil {
+		unix.Unlink(tmp)
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return tmp, nil
+}
+
+// renameStaged puts the staged file tmp at path (or removes it, on error).
+func renameStaged(tmp, path string) error {
+	if err := unix.Rename(tmp, path); err != nil {
 		unix.Unlink(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -168,29 +184,30 @@ func removeStateDir(dir string) error {
 // save writes the config file (the whole config) and then the state file
 // (with the light config), the commit point of create.
 func (s *persistedState) save(dir string) error {
-	b, err := s.prepare(dir)
+	tmp, err := s.prepare(dir)
 	if err != nil {
 		return err
 	}
-	return commitState(dir, b)
+	return commitState(dir, tmp)
 }
 
-// prepare writes the config file and returns the encoded state, for
-// commitState: create does this part while the container's process sets
-// itself up.
-func (s *persistedState) prepare(dir string) ([]byte, error) {
+// prepare writes the config file and stages the state file (see
+// stageFile), for commitState: create does this part while the container's
+// process sets itself up, so that committing is one rename(2) (on the test
+// machine's ext4 creating and writing a file takes 0.05 to 0.4 ms).
+func (s *persistedState) prepare(dir string) (string, error) {
 	if err := writeFileAtomic(filepath.Join(dir, configFile), encodeFullConfig(s.Config), 0o600); err != nil {
-		return nil, err
+		return "", err
 	}
 	light := *s
 	light.Config = lightConfig(s.Config)
-	return encodeState(&light), nil
+	return stageFile(filepath.Join(dir, stateFile), encodeState(&light), 0o600)
 }
 
-// commitState writes the state file, which makes the container exist for
-// other commands.
-func commitState(dir string, b []byte) error {
-	return writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600)
+// commitState puts the state file prepare staged (tmp) in place, which
+// makes the container exist for other commands.
+func commitState(dir, tmp string) error {
+	return renameStaged(tmp, filepath.Join(dir, stateFile))
 }
 
 // loadConfig reads the whole config that create saved in dir.

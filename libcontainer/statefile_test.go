@@ -73,3 +73,27 @@ func TestRemoveStateDir(t *testing.T) {
 		}
 	}
 }
+
+func TestStageFileAppearsOnlyOnRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, stateFile)
+	tmp, err := stageFile(path, []byte("state"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s exists before the rename (%v)", path, err)
+	}
+	if filepath.Dir(tmp) != dir {
+		t.Errorf("staged in %s, want %s (rename(2) works within one file system)", filepath.Dir(tmp), dir)
+	}
+	if err := renameStaged(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "state" {
+		t.Errorf("after the rename: %q, %v", b, err)
+	}
+	if _, err := os.Lstat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s left behind (%v)", tmp, err)
+	}
+}
