@@ -14,7 +14,7 @@ load helpers
 	# Every event has a name, a process, a start and a duration.
 	jq -e '.events | length > 5' "$trace"
 	jq -e '(.events | length) as $n | [.events[] | select(.name and .process and (.start_us >= 0) and (.dur_us >= 0))] | length == $n' "$trace"
-	for phase in total parse fork-exec+nsenter init start wait delete; do
+	for phase in total parse fork-exec+nsenter init start running wait delete; do
 		jq -e --arg p "$phase" 'any(.events[]; .process == "husk" and .name == $p)' "$trace"
 	done
 	for phase in rootfs-prepare rootfs-finalize credentials; do
@@ -32,6 +32,7 @@ load helpers
 	run husk --trace "$trace" exec "$id" true
 	assert_success
 	jq -e 'any(.events[]; .process == "husk" and .name == "exec-init")' "$trace"
+	jq -e 'any(.events[]; .process == "husk" and .name == "running")' "$trace"
 	jq -e 'any(.events[]; .process == "init" and .name == "credentials")' "$trace"
 	husk delete -f "$id"
 }

@@ -84,6 +84,7 @@ func forwardSignals(sub *signalSub, tty *ttyRelay, target string, pid int, send 
 		return -1, fmt.Errorf("watch %s (pid %d): %w", target, pid, os.NewSyscallError("pidfd_open", err))
 	}
 	defer unix.Close(pfd)
+	endRunning := tracer.Begin("running")
 	fds := []unix.PollFd{{Fd: int32(sub.fd), Events: unix.POLLIN}, {Fd: int32(pfd), Events: unix.POLLIN}}
 	var sigs []unix.Signal
 	for {
@@ -109,6 +110,7 @@ func forwardSignals(sub *signalSub, tty *ttyRelay, target string, pid int, send 
 		if fds[1].Revents != 0 {
 			// Signals that arrive from now on are caught and dropped:
 			// husk is about to exit.
+			endRunning()
 			return wait()
 		}
 	}
