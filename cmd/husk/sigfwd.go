@@ -21,8 +21,8 @@ import (
 // ~1.3 ms of a ~10 ms `husk run` for the ~60 signals. sigfwd.c installs a
 // plain handler instead, with one sigaction(2) per signal (~20 µs in all),
 // before husk creates anything: no window in which a signal meant for the
-// container kills husk. The handler writes the signal's number to a pipe;
-// a goroutine reads it through the runtime's poller.
+// container kills husk. The handler writes the signal's number to a pipe,
+// which forwardSignals polls together with a pidfd of the process.
 //
 // Not forwarded, as with os/signal: SIGCHLD (husk's own children) and
 // SIGURG (the runtime's preemption). Also not forwarded, unlike runc:
@@ -45,6 +45,8 @@ func subscribeSignals() (*signalSub, error) {
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("create the signal pipe: %w", os.NewSyscallError("pipe2", err))
 	}
+	// On failure the pipe stays open: the handlers already installed
+	// write to it.
 	if errno := C.husk_catch_signals(C.int(p[1])); errno != 0 {
 		return nil, fmt.Errorf("catch signals to forward: %w", os.NewSyscallError("sigaction", syscall.Errno(errno)))
 	}

@@ -43,7 +43,8 @@ type File struct {
 	path string
 }
 
-// OpenWrite opens dir/file for writing.
+// OpenWrite opens dir/file for writing. The error is the system call's:
+// the caller wraps it in a *WriteError, which names the value too.
 func OpenWrite(dir, file string) (*File, error) {
 	p := dir + "/" + file
 	fd, err := open(p, unix.O_WRONLY|unix.O_CLOEXEC)
