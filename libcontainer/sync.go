@@ -50,7 +50,8 @@ package libcontainer
 //
 //	husk start: open exec.fifo for reading; the child's open returns, it writes
 //	one byte, runs startContainer hooks and execve()s the user's program, which
-//	closes its end of the fifo: start then runs the poststart hooks.
+//	closes its end of the fifo: start then runs the poststart hooks (without
+//	any, start returns once it has read the byte, as runc's does).
 //
 // Any failure on the child side is sent as {"type":"error","msg":...} (or
 // "err <msg>" from C) before it exits, so the user sees the real cause.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -198,4 +199,48 @@ func TestHookFailingPoststartOnlyWarns(t *testing.T) {
 		t.Errorf("container process did not run: %q %v", data, err)
 	}
 	b.mustHusk("delete", id)
+}
+
+func TestStartDoesNotWaitForExecWithoutPoststartHooks(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	// The startContainer hook runs in the container once start has
+	// released the process, before its exec; it waits for a file the
+	// test makes only after start has returned. start must not wait for
+	// the exec when no poststart hook is due (runc does not either).
+	const hook = "/bin/hook-wait"
+	script := "#!/bin/sh\nwhile [ ! -e /released ]; do sleep 0.01; done\n"
+	if err := os.WriteFile(filepath.Join(b.Rootfs, hook), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	released := filepath.Join(b.Rootfs, "released")
+	release := func() {
+		if err := os.WriteFile(released, nil, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	b.Spec.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: hook}}}
+	id, pid := b.create("sleep", "100")
+	type result struct {
+		errOut string
+		code   int
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, errOut, code := b.husk("start", id)
+		done <- result{errOut, code}
+	}()
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			release()
+			t.Fatalf("start: exit %d: %s", r.code, r.errOut)
+		}
+	case <-time.After(10 * time.Second):
+		release()
+		<-done
+		t.Fatal("start waited for the program's exec although no poststart hook is due")
+	}
+	release()
+	waitCmdline(t, pid, "sleep\x00100\x00")
 }
