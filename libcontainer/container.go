@@ -618,33 +618,34 @@ func (c *Container) Start() error {
 	if n, _ := unix.Read(ffd, b[:]); n != 1 {
 		return errors.New("container process closed exec.fifo without starting")
 	}
-	if h := c.state.Config.Hooks; h == nil || len(h.Poststart) == 0 {
-		// Nothing is due once the program runs: return now, as runc
-		// does, rather than wait for the exec (~0.3 ms here).
-		if err := os.Remove(fifoPath); err != nil {
-			return fmt.Errorf("remove %s: %w", fifoPath, err)
-		}
-		return nil
-	}
-	// The process keeps its end of the fifo open, close-on-exec, through
-	// the startContainer hooks: the hang-up says its program now runs
-	// (or that it died), which is when poststart hooks are due.
-	fds = fds[:1]
-	fds[0].Events = 0
-	for {
-		_, err := unix.Poll(fds, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("wait for the container process to exec: %w", err)
-		}
-		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
-			break
+	// Poststart hooks are due once the program runs. The process keeps its
+	// end of the fifo open, close-on-exec, through the startContainer
+	// hooks: the hang-up says its program now runs (or that it died).
+	// Without poststart hooks nothing is due then: start returns now, as
+	// runc's does, rather than wait for the exec (~0.3 ms here).
+	h := c.state.Config.Hooks
+	poststart := h != nil && len(h.Poststart) > 0
+	if poststart {
+		fds = fds[:1]
+		fds[0].Events = 0
+		for {
+			_, err := unix.Poll(fds, -1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("wait for the container process to exec: %w", err)
+			}
+			if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+				break
+			}
 		}
 	}
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove %s: %w", fifoPath, err)
+	}
+	if !poststart {
+		return nil
 	}
 	endHooks := c.trace.Begin("hooks-poststart")
 	defer endHooks()
