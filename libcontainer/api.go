@@ -25,7 +25,9 @@ const (
 )
 
 // State is what `husk state` prints: the runtime-spec state plus runc's
-// extra fields (rootfs, created, owner), in runc's field order.
+// extra fields (rootfs, created, owner), in runc's field order. Owner is
+// empty, as in runc's `state` (a container made by an older husk may have
+// its creator's name there); `list` fills it from Container.Owner.
 type State struct {
 	Version     string            `json:"ociVersion"`
 	ID          string            `json:"id"`

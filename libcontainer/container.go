@@ -71,15 +71,23 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	// and the cgroup manager are set up (spawn waits for it).
 	PrepareSpawn()
 	endDir := opts.Trace.Begin("state-dir")
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("create state root: %w", err)
-	}
+	// The state root (mode 0700: the state directories hold the pid,
+	// cgroup and exec fifo, only root may look into them) is made on
+	// first use; it usually exists, which the container directory's
+	// mkdir finds out without a stat of its own.
 	dir := filepath.Join(root, id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
+	err := unix.Mkdir(dir, 0o700)
+	if err == unix.ENOENT {
+		if err = os.MkdirAll(root, 0o700); err != nil {
+			return nil, fmt.Errorf("create state root %s: %w", root, err)
+		}
+		err = unix.Mkdir(dir, 0o700)
+	}
+	if err != nil {
+		if err == unix.EEXIST {
 			return nil, fmt.Errorf("container %q: %w", id, ErrExist)
 		}
-		return nil, fmt.Errorf("create state directory: %w", err)
+		return nil, fmt.Errorf("create state directory: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
 	}
 	lock, err := lockDir(dir)
 	endDir()
@@ -134,12 +142,11 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if err := os.Chmod(fifoPath, 0o622); err != nil {
 		return nil, err
 	}
-	fifoFd, err := unix.Open(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fifo, err := unix.Open(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", fifoPath, err)
 	}
-	fifo := os.NewFile(uintptr(fifoFd), fifoPath)
-	defer fifo.Close()
+	defer unix.Close(fifo)
 	endFifo()
 
 	endSeccomp := c.trace.Begin("seccomp-compile")
@@ -173,7 +180,6 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if c.mgr != nil {
 		st.CgroupLayout = manager.Layout(c.mgr)
 	}
-	st.Owner = ownerName()
 	c.state = st
 	// The config file is written and the state file staged while the
 	// child sets itself up (the parent would only wait). Only the state
@@ -458,6 +464,21 @@ func (c *Container) Process() *configs.Process { return c.state.Config.Process }
 // Console returns the pty master of a container created with a terminal
 // and no console socket; nil otherwise. The caller owns it.
 func (c *Container) Console() *os.File { return c.console }
+
+// Owner returns the name of the user who owns the container's state
+// directory (its creator), as runc's `list` shows it: from /etc/passwd, or
+// "#<uid>" when the uid has no entry there. It is looked up when asked for,
+// not at create, which `husk list` alone needs.
+func (c *Container) Owner() string {
+	if c.state.Owner != "" {
+		return c.state.Owner // saved by an older husk
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(c.dir, &st); err != nil {
+		return ""
+	}
+	return userName(st.Uid)
+}
 
 // Pid returns the host PID of the container's init process, as recorded
 // when the container was created (whether it still runs or not: see

@@ -101,15 +101,29 @@ func memfdSealed() (*os.File, error) {
 		return nil, fmt.Errorf("open /proc/self/exe: %w", err)
 	}
 	defer src.Close()
-	return sealedMemfd("husk-exe", func(f *os.File) error {
-		_, err := io.Copy(f, src)
+	fd, err := sealedMemfd("husk-exe", func(fd int) error {
+		_, err := io.Copy(fdWriter(fd), src)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "husk-exe"), nil
+}
+
+// fdWriter writes to a plain file descriptor.
+type fdWriter int
+
+func (w fdWriter) Write(b []byte) (int, error) {
+	if err := writeAll(int(w), b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // sealedMemfd returns an executable memfd that fill wrote, sealed so that
 // nothing can ever change it.
-func sealedMemfd(name string, fill func(*os.File) error) (*os.File, error) {
+func sealedMemfd(name string, fill func(fd int) error) (int, error) {
 	// MFD_EXEC says so explicitly to kernels (6.3+) that also know
 	// non-executable memfds; older ones refuse the flag.
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
@@ -117,50 +131,51 @@ func sealedMemfd(name string, fill func(*os.File) error) (*os.File, error) {
 		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return -1, fmt.Errorf("memfd_create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), name)
-	if err := fill(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write %s memfd: %w", name, err)
+	if err := fill(fd); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("write %s memfd: %w", name, err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("seal memfd: %w", err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("seal memfd: %w", err)
 	}
-	return f, nil
+	return fd, nil
 }
 
-// sealedHelper returns husk-init (package inithelper) in a sealed memfd,
-// or nil when this build has no helper or the kernel will not execute a
-// memfd (vm.memfd_noexec): the caller then uses sealedExe. A process the
-// helper runs never maps husk's binary, and its /proc/<pid>/exe is this
-// memfd, which cannot be written (CVE-2019-5736 does not apply). It is
-// made once; a sync.Once rather than sync.OnceValue, which allocates its
-// state at every process start, used or not.
-func sealedHelper() *os.File {
+// sealedHelper returns the fd of husk-init (package inithelper) in a sealed
+// memfd, or -1 when this build has no helper or the kernel will not
+// execute a memfd (vm.memfd_noexec): the caller then uses sealedExe. A
+// process the helper runs never maps husk's binary, and its
+// /proc/<pid>/exe is this memfd, which cannot be written (CVE-2019-5736
+// does not apply). It is made once; a sync.Once rather than
+// sync.OnceValue, which allocates its state at every process start, used
+// or not.
+func sealedHelper() int {
 	sealedHelperOnce.Do(func() {
+		sealedHelperFd = -1
 		src := inithelper.Open()
 		if src == nil {
 			return
 		}
-		f, err := sealedMemfd("husk-init", func(f *os.File) error {
+		fd, err := sealedMemfd("husk-init", func(fd int) error {
 			var buf [16 << 10]byte // on the stack: no heap for a one-off copy
-			_, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, buf[:])
+			_, err := io.CopyBuffer(fdWriter(fd), struct{ io.Reader }{src}, buf[:])
 			return err
 		})
 		if err != nil {
 			return
 		}
-		sealedHelperFile = f
+		sealedHelperFd = fd
 	})
-	return sealedHelperFile
+	return sealedHelperFd
 }
 
 var (
 	sealedHelperOnce sync.Once
-	sealedHelperFile *os.File
+	sealedHelperFd   int
 )
 
 // PrepareSpawn starts making, in the background, what starting a container

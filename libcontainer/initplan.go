@@ -55,19 +55,18 @@ const (
 
 // openat2Supported says whether the kernel has openat2(2) (5.6), which the
 // C code resolves every path in the rootfs with; the Go path emulates it
-// on older kernels. The kernel is asked once; a sync.Once rather than
+// on older kernels. The kernel is asked once, with an empty path: openat2
+// refuses it (ENOENT) after checking the flags and before opening
+// anything, so there is no fd to close; a kernel without it, or a seccomp
+// filter that denies it, answers ENOSYS or EPERM. A sync.Once rather than
 // sync.OnceValue, which allocates its state at every process start.
 func openat2Supported() bool {
 	openat2Once.Do(func() {
-		fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{
+		_, err := unix.Openat2(unix.AT_FDCWD, "", &unix.OpenHow{
 			Flags:   unix.O_PATH | unix.O_CLOEXEC,
 			Resolve: unix.RESOLVE_IN_ROOT,
 		})
-		if err != nil {
-			return
-		}
-		unix.Close(fd)
-		openat2OK = true
+		openat2OK = err == unix.ENOENT
 	})
 	return openat2OK
 }

@@ -202,12 +202,16 @@ func TestIDMapString(t *testing.T) {
 	}
 }
 
-func TestOwnerNameMatchesOsUser(t *testing.T) {
+func TestUserNameMatchesOsUser(t *testing.T) {
 	u, err := user.Current()
 	if err != nil {
 		t.Skipf("os/user cannot name the current user here: %v", err)
 	}
-	if got := ownerName(); got != u.Username {
-		t.Errorf("ownerName() = %q, os/user says %q", got, u.Username)
+	if got := userName(uint32(os.Getuid())); got != u.Username {
+		t.Errorf("userName(%d) = %q, os/user says %q", os.Getuid(), got, u.Username)
+	}
+	// runc's list shows a uid /etc/passwd does not know as "#<uid>".
+	if got := userName(4123456789); got != "#4123456789" {
+		t.Errorf("userName of an unknown uid = %q, want #4123456789", got)
 	}
 }

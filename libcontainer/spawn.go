@@ -85,9 +85,11 @@ type spawnSpec struct {
 	timeNS        string
 	stdio         [3]*os.File
 	extraFiles    []*os.File
-	fifo          *os.File // O_PATH fd of exec.fifo (standard init only)
-	cgroup        cgroups.Manager
-	trace         *Trace
+	// fifo is the O_PATH fd of exec.fifo (standard init only); 0 when
+	// there is none (fd 0 never is: the Go runtime keeps 0-2 open).
+	fifo   int
+	cgroup cgroups.Manager
+	trace  *Trace
 	// oomScoreAdj is written by stage0, on the host's /proc before it
 	// joins any namespace, and inherited from there (nil: leave it).
 	oomScoreAdj *int
@@ -136,31 +138,46 @@ func idMapString(m []configs.IDMap) string {
 	return b.String()
 }
 
-// payloadFile writes v as JSON, or raw when it is a []byte, into a memfd:
-// the config can be far larger than a socket message or a pipe buffer
-// (seccomp profiles).
-func payloadFile(v any) (*os.File, error) {
+// payloadFile writes v as JSON, or raw when it is a []byte, into a memfd
+// and returns its fd: the config can be far larger than a socket message
+// or a pipe buffer (seccomp profiles). The fd is a plain one: os.NewFile
+// would ask fcntl(2) for its flags, a system call for nothing.
+func payloadFile(v any) (int, error) {
 	b, ok := v.([]byte)
 	if !ok {
 		var err error
 		if b, err = json.Marshal(v); err != nil {
-			return nil, fmt.Errorf("encode config for init: %w", err)
+			return -1, fmt.Errorf("encode config for init: %w", err)
 		}
 	}
 	fd, err := unix.MemfdCreate("husk-config", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return -1, fmt.Errorf("memfd_create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "husk-config")
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write config memfd: %w", err)
+	if err := writeAll(fd, b); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("write config memfd: %w", err)
 	}
-	if _, err := f.Seek(0, 0); err != nil {
-		f.Close()
-		return nil, err
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("seek config memfd: %w", err)
 	}
-	return f, nil
+	return fd, nil
+}
+
+// writeAll writes b to fd, retrying short writes and EINTR.
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // devNull returns /dev/null, opened once per process and shared by every
@@ -193,19 +210,22 @@ func spawn(s *spawnSpec) (*child, error) {
 	endSeal := s.trace.Begin("seal-exe")
 	// A process set up by a plan needs only nsenter's C code: the small
 	// helper program, when this build has one, instead of husk itself.
-	var exe *os.File
-	var err error
+	var exe uintptr
+	helper := false
 	if s.execPlan != nil {
-		exe = sealedHelper()
+		if fd := sealedHelper(); fd >= 0 {
+			exe, helper = uintptr(fd), true
+		}
 	}
-	helper := exe != nil
 	if !helper {
-		exe, err = sealedExe()
+		f, err := sealedExe()
+		if err != nil {
+			endSeal()
+			return nil, err
+		}
+		exe = f.Fd()
 	}
 	endSeal()
-	if err != nil {
-		return nil, err
-	}
 	pl := s.payload
 	if s.execPlan != nil {
 		pl = s.execPlan
@@ -214,14 +234,22 @@ func spawn(s *spawnSpec) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer payload.Close()
+	defer unix.Close(payload)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	ch := &child{sock: pair[0]}
-	childSock := os.NewFile(uintptr(pair[1]), "sync")
-	defer childSock.Close()
+	// The child's end, closed as soon as the child has it (and on every
+	// return: once only, a plain fd number may be reused after a close).
+	childSock := pair[1]
+	closeChildSock := func() {
+		if childSock >= 0 {
+			unix.Close(childSock)
+			childSock = -1
+		}
+	}
+	defer closeChildSock()
 
 	files := make([]uintptr, 0, 8+len(s.extraFiles))
 	for _, f := range s.stdio {
@@ -244,12 +272,12 @@ func spawn(s *spawnSpec) (*child, error) {
 		}
 		return n
 	}
-	addFile(envSyncFD, childSock.Fd())
-	addFile(envPayloadFD, payload.Fd())
-	if s.fifo != nil {
-		addFile(envFifoFD, s.fifo.Fd())
+	addFile(envSyncFD, uintptr(childSock))
+	addFile(envPayloadFD, uintptr(payload))
+	if s.fifo > 0 {
+		addFile(envFifoFD, uintptr(s.fifo))
 	}
-	exeFd := addFile("", exe.Fd())
+	exeFd := addFile("", exe)
 	env = append(env,
 		envInitType+"="+s.initType,
 		envExtraFiles+"="+strconv.Itoa(len(s.extraFiles)),
@@ -374,7 +402,7 @@ func spawn(s *spawnSpec) (*child, error) {
 		// it unshares it itself.
 		pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
 			uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
-		childSock.Close()
+		closeChildSock()
 		endNs()
 		if err != nil {
 			ch.close()
@@ -394,7 +422,7 @@ func spawn(s *spawnSpec) (*child, error) {
 		ch.close()
 		return nil, fmt.Errorf("start husk init: %w", err)
 	}
-	childSock.Close()
+	closeChildSock()
 
 	stage1 := 0
 	for ch.pid == 0 {

@@ -213,7 +213,7 @@ func commitState(dir, tmp string) error {
 // loadConfig reads the whole config that create saved in dir.
 func loadConfig(dir string) (*configs.Config, error) {
 	path := filepath.Join(dir, configFile)
-	b, err := rawfile.ReadFile(path)
+	b, err := rawfile.ReadWhole(path, 4096)
 	if errors.Is(err, fs.ErrNotExist) {
 		// An older husk's JSON config.json.
 		path = filepath.Join(dir, legacyConfigFile)
@@ -238,7 +238,7 @@ func loadConfig(dir string) (*configs.Config, error) {
 
 func loadState(dir string) (*persistedState, error) {
 	path := filepath.Join(dir, stateFile)
-	b, err := rawfile.ReadFile(path)
+	b, err := rawfile.ReadWhole(path, 1024)
 	if errors.Is(err, fs.ErrNotExist) {
 		return loadLegacyState(dir, err)
 	}
@@ -308,26 +308,26 @@ type dirLock int
 // Close releases the lock.
 func (l dirLock) Close() error { return unix.Close(int(l)) }
 
-// ownerName returns the name of the user husk runs as, for the state's
-// owner: its /etc/passwd entry, else $USER (as os/user.Current without
-// cgo, which reads the file through os.Open and bufio).
-func ownerName() string {
-	uid := strconv.Itoa(os.Getuid())
+// userName returns the name /etc/passwd gives uid, else "#<uid>", as
+// runc's list does (and without os/user, which reads the file through
+// os.Open and bufio).
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
 	if b, err := rawfile.ReadFile("/etc/passwd"); err == nil {
 		for line := range bytes.SplitSeq(b, []byte{'\n'}) {
 			f := bytes.SplitN(line, []byte{':'}, 4)
-			if len(f) >= 3 && string(f[2]) == uid {
+			if len(f) >= 3 && string(f[2]) == id {
 				return string(f[0])
 			}
 		}
 	}
-	return os.Getenv("USER")
+	return "#" + id
 }
 
 // procStartTime returns the start time (in clock ticks since boot) of pid
 // from /proc/<pid>/stat, and whether the process is a zombie.
 func procStartTime(pid int) (uint64, bool, error) {
-	b, err := rawfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := rawfile.ReadWhole("/proc/"+strconv.Itoa(pid)+"/stat", 512)
 	if err != nil {
 		return 0, false, err
 	}

@@ -48,7 +48,6 @@
 #ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
 #define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
 #endif
-#define CAP_LAST_KNOWN 40 /* CAP_CHECKPOINT_RESTORE, as package caps */
 #define MAX_LIST 4096     /* args, env vars, groups, rlimits */
 
 enum { CAP_BND, CAP_EFF, CAP_INH, CAP_PRM, CAP_AMB };
@@ -551,21 +550,6 @@ static int install_seccomp(const struct plan *p)
 	return listener ? (int)r : -1;
 }
 
-static int last_cap(void)
-{
-	char buf[16];
-	int fd = openat(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return CAP_LAST_KNOWN;
-	buf[n] = '\0';
-	n = atoi(buf);
-	return n > 0 && n < 64 ? (int)n : CAP_LAST_KNOWN;
-}
-
 /* set_credentials: finalizeCredentials in Go, in package caps' order: the
  * bounding set shrinks (needs CAP_SETPCAP), the IDs change with the
  * capabilities kept, then the sets are set exactly; then the umask. */
@@ -574,14 +558,17 @@ static void set_credentials(const struct plan *p)
 	uint64_t amb = p->caps[CAP_AMB] & p->caps[CAP_PRM] & p->caps[CAP_INH];
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
-	int last = last_cap();
 
-	for (int c = 0; c <= last; c++) {
+	/* The kernel refuses (EINVAL) the first capability past the last it
+	 * knows: that ends the loop without reading cap_last_cap. */
+	for (int c = 0; c < 64; c++) {
 		if (p->caps[CAP_BND] & (1ULL << c))
 			continue;
-		/* A capability the kernel does not know (EINVAL) is skipped. */
-		if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break;
 			xp_fail(errno, "process.capabilities.bounding: drop capability %d from bounding set", c);
+		}
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		xp_fail(errno, "prctl PR_SET_KEEPCAPS 1");

@@ -12,7 +12,8 @@
  *
  * Mount targets are resolved inside the rootfs with openat2(RESOLVE_IN_ROOT
  * | RESOLVE_NO_MAGICLINKS), checked to be inside it by reading back the real
- * path of the fd, and mounted through /proc/self/fd/N, never by path: a
+ * path of the fd when a symlink was followed (root_open), and mounted
+ * through /proc/self/fd/N, never by path: a
  * symlink swapped into the image can only redirect a mount inside the rootfs
  * (CVE-2021-30465). /proc and /sys must be mounted on real directories
  * (CVE-2019-16884, CVE-2023-27561), /dev entries are made relative to an fd
@@ -41,6 +42,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/socket.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
@@ -337,17 +339,39 @@ static int root_rel(const struct root *r, const char *real, char *rel, size_t ca
 /* root_open resolves p inside the root as if the root were "/" (symlinks
  * included, magic links refused) into an O_PATH fd, and rel its real path
  * relative to the root. Returns the fd or -errno; a result outside the
- * root (a directory moved out meanwhile) is a failure. */
+ * root (a directory moved out meanwhile) is a failure.
+ *
+ * The usual path has no symlink: it is first opened with
+ * RESOLVE_NO_SYMLINKS as well. Then the kernel walked down from the root
+ * through real directories only (clean has no ".."), so the real path is
+ * the clean one and reading it back would only catch a directory renamed
+ * out of the rootfs during the walk, a race the same renaming after the
+ * check wins anyway (and which cannot reach the host: the mount stays in
+ * the container's own mount namespace, "/" is rslave). That saves one
+ * readlink per lookup, ~30 per container. Any symlink on the way (ELOOP)
+ * takes the full resolution below, with its check. */
 static int root_open(const struct root *r, const char *p, char *rel, size_t cap)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
 	};
 	char clean[PATH_MAX + 2], real[PATH_MAX + 1];
 	int fd, err;
 
 	clean_path(p, clean, sizeof(clean));
+	fd = (int)syscall(SYS_openat2, r->fd, clean, &how, sizeof(how));
+	if (fd >= 0) {
+		if (strlen(clean + 1) >= cap) {
+			close(fd);
+			xp_fail(ENAMETOOLONG, "open %.64s... in rootfs", clean);
+		}
+		strcpy(rel, clean + 1);
+		return fd;
+	}
+	if (errno != ELOOP)
+		return -errno;
+	how.resolve &= ~(uint64_t)RESOLVE_NO_SYMLINKS;
 	fd = (int)syscall(SYS_openat2, r->fd, clean, &how, sizeof(how));
 	if (fd < 0)
 		return -errno;
@@ -712,10 +736,30 @@ static void bind_device(int parent, const char *name, const char *host, const st
 	close(src);
 }
 
+/* created_owner tells the owner a node made in dir gets: the creator's
+ * (fsuid and fsgid, here the euid and egid husk-init was started with,
+ * which the auxiliary vector holds), the directory's group if it is
+ * setgid. Returns 0 when dir cannot be examined. */
+static int created_owner(int dir, uid_t *uid, gid_t *gid)
+{
+	struct stat st;
+
+	if (fstat(dir, &st) < 0)
+		return 0;
+	*uid = (uid_t)getauxval(AT_EUID);
+	*gid = (st.st_mode & S_ISGID) ? st.st_gid : (gid_t)getauxval(AT_EGID);
+	return 1;
+}
+
 static void create_devices(const struct xp_init *in, int dev)
 {
 	mode_t old = umask(0);
 	int bind = 0;
+	uid_t own_uid = 0;
+	gid_t own_gid = 0;
+	/* A node that already has the configured owner needs no fchownat
+	 * (in /dev itself: a subdirectory is not examined). */
+	int known = created_owner(dev, &own_uid, &own_gid);
 
 	for (int i = 0; i < in->ndevices; i++) {
 		const struct xp_device *d = &in->devices[i];
@@ -728,7 +772,8 @@ static void create_devices(const struct xp_init *in, int dev)
 		parent = dev_parent(dev, rel, &name);
 		if (!bind) {
 			if (mknodat(parent, name, d->mode, rdev) == 0) {
-				if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+				int owned = known && parent == dev && d->uid == own_uid && d->gid == own_gid;
+				if (!owned && fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
 					xp_fail(errno, "create device %s: fchownat", d->path);
 			} else if (errno == EEXIST) {
 				struct stat st;
@@ -920,6 +965,11 @@ void xp_mkdir_cwd(const char *cwd)
 	char p[PATH_MAX + 2];
 
 	clean_path(cwd, p, sizeof(p));
+	/* Usually the directory exists: one mkdir says so. */
+	if (p[1] == '\0' || mkdir(p, 0755) == 0 || errno == EEXIST)
+		return;
+	if (errno != ENOENT)
+		xp_fail(errno, "process.cwd: create %s", p);
 	for (char *s = p + 1;; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;

@@ -28,7 +28,9 @@ const configFile = "config.json"
 // the content; Convert does. Errors start with "config.json: ", and a
 // decoding error says the line and column of the fault.
 func LoadSpec(bundle string) (*specs.Spec, error) {
-	data, err := rawfile.ReadFile(filepath.Join(bundle, configFile))
+	// 4 KiB holds the usual config (runc's default spec is ~2.5 KiB): two
+	// reads instead of five from 512 bytes up.
+	data, err := rawfile.ReadFileSize(filepath.Join(bundle, configFile), 4096)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", configFile, err)
 	}

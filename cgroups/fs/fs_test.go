@@ -150,6 +150,20 @@ func TestApplyInitialisesNewCpusetParents(t *testing.T) {
 			t.Errorf("%s cpuset.mems is empty", p)
 		}
 	}
+	// The parents husk made pass their cpus and mems on by themselves
+	// (clone_children): a cgroup made there by anyone starts usable.
+	for _, p := range []string{parent, parent + "/a", parent + "/a/b"} {
+		if got := readFile(t, root+p, "cgroup.clone_children"); got != "1" {
+			t.Errorf("%s cgroup.clone_children = %q, want 1", p, got)
+		}
+	}
+	sibling := root + parent + "/a/b/d"
+	if err := os.Mkdir(sibling, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, sibling, "cpuset.cpus"); got != want {
+		t.Errorf("new sibling cgroup: cpuset.cpus = %q, want %q from the kernel", got, want)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

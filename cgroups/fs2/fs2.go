@@ -10,11 +10,11 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/cgroups/internal/cgfile"
+	"github.com/husk-runtime/husk/internal/selfmounts"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,19 +50,11 @@ func newManager(root, cgroupPath string) (*Manager, error) {
 	return &Manager{root: root, dir: root + cgroupPath, systemRoot: root == UnifiedMountpoint && isV2Host()}, nil
 }
 
-var (
-	v2HostOnce sync.Once
-	v2Host     bool
-)
-
 // isV2Host reports whether UnifiedMountpoint is a cgroup2 mount, that is
 // whether this is a pure cgroup v2 host.
 func isV2Host() bool {
-	v2HostOnce.Do(func() {
-		var st unix.Statfs_t
-		v2Host = unix.Statfs(UnifiedMountpoint, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-	})
-	return v2Host
+	v2, err := selfmounts.CgroupV2Only()
+	return err == nil && v2
 }
 
 // Apply creates the cgroup, makes the parent's controllers available in

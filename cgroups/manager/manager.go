@@ -7,19 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sync"
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/cgroups/fs"
 	"github.com/husk-runtime/husk/cgroups/fs2"
+	"github.com/husk-runtime/husk/internal/selfmounts"
 	"github.com/husk-runtime/husk/libcontainer/configs"
-	"golang.org/x/sys/unix"
-)
-
-var (
-	modeOnce  sync.Once
-	unifiedV2 bool
-	modeErr   error
 )
 
 // IsCgroup2UnifiedMode reports whether /sys/fs/cgroup is a cgroup v2
@@ -27,15 +20,7 @@ var (
 // mount at /sys/fs/cgroup/unified, is not. The answer is computed once per
 // process.
 func IsCgroup2UnifiedMode() (bool, error) {
-	modeOnce.Do(func() {
-		var st unix.Statfs_t
-		if err := unix.Statfs(fs2.UnifiedMountpoint, &st); err != nil {
-			modeErr = fmt.Errorf("statfs %s: %w", fs2.UnifiedMountpoint, err)
-			return
-		}
-		unifiedV2 = st.Type == unix.CGROUP2_SUPER_MAGIC
-	})
-	return unifiedV2, modeErr
+	return selfmounts.CgroupV2Only()
 }
 
 // New returns the Manager of the cgroup c describes: the fs2 driver on a

@@ -89,6 +89,7 @@ func loadStates(root string, ids []string) ([]*libcontainer.State, error) {
 			}
 			return nil, err
 		}
+		st.Owner = c.Owner()
 		states = append(states, st)
 	}
 	return states, nil

@@ -132,11 +132,6 @@ func createContainer(cmd *cli.Command, id string, detach bool) (*libcontainer.Co
 		opts.ExtraFiles = append(opts.ExtraFiles, os.NewFile(uintptr(fd), fmt.Sprintf("preserved fd %d", fd)))
 	}
 	root := stateRoot(cmd)
-	// The state directory holds the container's pid, cgroup and exec fifo:
-	// only root may look into it.
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("create state root %s: %w", root, err)
-	}
 	c, err := libcontainer.Create(root, id, cfg, opts)
 	if err != nil {
 		return nil, err

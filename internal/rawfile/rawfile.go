@@ -26,6 +26,22 @@ func ReadFile(path string) ([]byte, error) {
 // whose size stat does not give (procfs reports 0) but the caller can
 // guess: fewer reads and copies.
 func ReadFileSize(path string, size int) ([]byte, error) {
+	return readFile(path, size, false)
+}
+
+// ReadWhole is ReadFileSize for a file that one read returns whole, up to
+// the space it is given: a regular file on a local file system (husk's
+// own state files), or a kernel file produced in one piece (a cgroup or
+// sysfs attribute, /proc/<pid>/stat). A read that returns less than it
+// was asked for is then the end of the file, and the extra read that
+// would only return 0 is skipped. Not for files whose reads may stop
+// short of the end: multi-record /proc files such as mountinfo (one page
+// per read), pipes, network or FUSE file systems.
+func ReadWhole(path string, size int) ([]byte, error) {
+	return readFile(path, size, true)
+}
+
+func readFile(path string, size int, shortIsEOF bool) ([]byte, error) {
 	fd, err := open(path, unix.O_RDONLY|unix.O_CLOEXEC)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
@@ -36,6 +52,7 @@ func ReadFileSize(path string, size int) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
+		want := cap(buf) - len(buf)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		if err == unix.EINTR {
 			continue
@@ -43,10 +60,10 @@ func ReadFileSize(path string, size int) ([]byte, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 		}
-		if n == 0 {
+		buf = buf[:len(buf)+n]
+		if n == 0 || shortIsEOF && n < want {
 			return buf, nil
 		}
-		buf = buf[:len(buf)+n]
 	}
 }
 

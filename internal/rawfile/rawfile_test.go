@@ -67,3 +67,30 @@ func TestReadDirNames(t *testing.T) {
 		t.Errorf("missing directory: %v", err)
 	}
 }
+
+func TestReadWhole(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 511, 512, 513, 1024, 100000} {
+		p := filepath.Join(dir, "f")
+		want := []byte(strings.Repeat("y", size))
+		if err := os.WriteFile(p, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, first := range []int{1, 512, 4096} {
+			got, err := ReadWhole(p, first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("size %d, first buffer %d: read %d bytes", size, first, len(got))
+			}
+		}
+	}
+	got, err := ReadWhole("/proc/self/stat", 16)
+	if err != nil || !strings.HasSuffix(string(got), "\n") {
+		t.Errorf("/proc/self/stat from a 16-byte first buffer: %q, %v; want the whole line", got, err)
+	}
+	if _, err := ReadWhole(filepath.Join(dir, "missing"), 512); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}

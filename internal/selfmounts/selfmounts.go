@@ -4,10 +4,14 @@
 // hierarchies to bind in the container's /sys/fs/cgroup). Both run in the
 // same create, and the host's cgroup mounts are made at boot and do not
 // move; one read (~0.05 ms here, more on hosts with many mounts) is enough.
+// The same goes for the kind of file system at /sys/fs/cgroup.
 package selfmounts
 
 import (
+	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/internal/rawfile"
 )
@@ -25,4 +29,30 @@ func Mountinfo() ([]byte, error) {
 		data, err = rawfile.ReadFileSize("/proc/self/mountinfo", 16<<10)
 	})
 	return data, err
+}
+
+var (
+	v2Once sync.Once
+	v2     bool
+	v2Err  error
+)
+
+// CgroupRoot is where the cgroup hierarchies are mounted: a tmpfs of v1
+// hierarchies (and, on a hybrid host, cgroup2 at its "unified"), or the
+// cgroup2 hierarchy itself on a pure v2 host.
+const CgroupRoot = "/sys/fs/cgroup"
+
+// CgroupV2Only reports whether CgroupRoot is a cgroup2 mount (a pure v2
+// host), from one statfs(2) per process: the cgroup manager, the v2
+// driver and the container's cgroup mount all ask.
+func CgroupV2Only() (bool, error) {
+	v2Once.Do(func() {
+		var st unix.Statfs_t
+		if err := unix.Statfs(CgroupRoot, &st); err != nil {
+			v2Err = &os.PathError{Op: "statfs", Path: CgroupRoot, Err: err}
+			return
+		}
+		v2 = st.Type == unix.CGROUP2_SUPER_MAGIC
+	})
+	return v2, v2Err
 }

@@ -57,11 +57,11 @@ func (s *setup) cgroupInfo() (*cgroupInfo, error) {
 // there is none (no cgroup, the systemd driver, a relative path).
 func readCgroupInfo(c *configs.Cgroup) (*cgroupInfo, error) {
 	info := &cgroupInfo{}
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
-		return nil, &os.PathError{Op: "statfs", Path: "/sys/fs/cgroup", Err: err}
+	v2, err := selfmounts.CgroupV2Only()
+	if err != nil {
+		return nil, err
 	}
-	info.unifiedOnly = st.Type == unix.CGROUP2_SUPER_MAGIC
+	info.unifiedOnly = v2
 	if info.unifiedOnly {
 		return info, nil
 	}
@@ -451,12 +451,8 @@ func CgroupV1Layout(c *configs.Cgroup) (names, hostDirs []string, ok bool, err e
 	if c == nil || c.Systemd || !filepath.IsAbs(c.Path) {
 		return nil, nil, false, nil
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
-		return nil, nil, false, &os.PathError{Op: "statfs", Path: "/sys/fs/cgroup", Err: err}
-	}
-	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return nil, nil, false, nil
+	if v2, err := selfmounts.CgroupV2Only(); err != nil || v2 {
+		return nil, nil, false, err
 	}
 	mounts, err := readCgroupMounts()
 	if err != nil {

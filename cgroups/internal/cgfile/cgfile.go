@@ -86,9 +86,21 @@ func (e *WriteError) Error() string {
 // Unwrap returns the kernel's error, so errors.Is(err, unix.EBUSY) works.
 func (e *WriteError) Unwrap() error { return e.Err }
 
-// Read returns the content of dir/file.
+// Read returns the content of dir/file, a control file whose content the
+// kernel makes in one piece (every value and stat file; not cgroup.procs
+// or tasks, see AllPids): one read(2) when it fits in 512 bytes.
 func Read(dir, file string) (string, error) {
-	b, err := rawfile.ReadFile(dir + "/" + file)
+	return read(dir+"/"+file, true)
+}
+
+func read(path string, whole bool) (string, error) {
+	var b []byte
+	var err error
+	if whole {
+		b, err = rawfile.ReadWhole(path, 512)
+	} else {
+		b, err = rawfile.ReadFile(path)
+	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -183,7 +195,7 @@ func Remove(dir string) error {
 
 // Pids returns the PIDs listed in dir/cgroup.procs.
 func Pids(dir string) ([]int, error) {
-	s, err := Read(dir, "cgroup.procs")
+	s, err := read(dir+"/cgroup.procs", false)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +208,9 @@ func AllPids(dir string) ([]int, error) {
 }
 
 func allPids(dir string, pids []int) ([]int, error) {
-	s, err := Read(dir, "cgroup.procs")
+	// A list of PIDs is made one record at a time: a read may end short
+	// of the end of it (a page at a time), so it is read to EOF.
+	s, err := read(dir+"/cgroup.procs", false)
 	if err != nil {
 		return nil, err
 	}
