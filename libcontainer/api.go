@@ -56,4 +56,13 @@ type CreateOpts struct {
 	// Trace, when set, records the phases of create (and of the later
 	// operations on the returned Container).
 	Trace *Trace
+	// HoldLock makes Create return with the container's state directory
+	// still locked, for a caller that starts the container right away,
+	// as `husk run` does: no other command can act on the container in
+	// between, and the next method that locks (Start, or Delete, Pause,
+	// Resume) takes this lock over instead of locking and re-reading the
+	// state (~0.03 ms and six system calls less), then releases it. Until
+	// then other commands on the container wait, in this process too: a
+	// Container that Load returns for it blocks in those methods.
+	HoldLock bool
 }

@@ -48,6 +48,10 @@ type Container struct {
 	// full is the whole config, read from the config file on first use: the
 	// state holds only its light part (see lightConfig).
 	full *configs.Config
+	// held is the lock Create kept for CreateOpts.HoldLock (holding), for
+	// the next method that locks.
+	held    dirLock
+	holding bool
 }
 
 // SetTrace makes the following operations on c record their phases in t.
@@ -95,7 +99,11 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		os.Remove(dir)
 		return nil, err
 	}
-	defer lock.Close()
+	defer func() {
+		if retErr != nil || !opts.HoldLock {
+			lock.Close()
+		}
+	}()
 
 	c := &Container{root: root, dir: dir, parentOf: true, trace: opts.Trace, full: cfg}
 	var ch *child
@@ -220,6 +228,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	st.StartTime = p.start
 	if err := commitState(dir, p.tmp); err != nil {
 		return nil, err
+	}
+	if opts.HoldLock {
+		c.held, c.holding = lock, true
 	}
 	return c, nil
 }
@@ -555,6 +566,11 @@ func (c *Container) OCIState() (*specs.State, error) {
 // lock serialises a state change with other husk commands and reloads the
 // state, which another command may have changed.
 func (c *Container) lock() (dirLock, error) {
+	if c.holding {
+		// Held since Create committed the state, which is c.state.
+		c.holding = false
+		return c.held, nil
+	}
 	l, err := lockDir(c.dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -596,21 +612,32 @@ func (c *Container) pidfd() (int, error) {
 // program starts a moment later.
 func (c *Container) Start() error {
 	defer c.trace.Begin("start")()
+	fresh := c.holding
 	l, err := c.lock()
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	switch st := c.status(); st {
-	case Created:
-	case Stopped:
-		return errors.New("cannot start a container that has stopped")
-	default:
-		return fmt.Errorf("cannot start an already %s container", st)
-	}
-	pfd, err := c.pidfd()
-	if err != nil {
-		return err
+	var pfd int
+	if fresh {
+		// Locked since Create made it: nobody can have started it, and
+		// its process is this process's child, not yet reaped, so the
+		// PID is still its own. Should it have died, the wait below
+		// says so.
+		if pfd, err = unix.PidfdOpen(c.state.Pid, 0); err != nil {
+			return fmt.Errorf("container %q: pidfd_open %d: %w", c.state.ID, c.state.Pid, err)
+		}
+	} else {
+		switch st := c.status(); st {
+		case Created:
+		case Stopped:
+			return errors.New("cannot start a container that has stopped")
+		default:
+			return fmt.Errorf("cannot start an already %s container", st)
+		}
+		if pfd, err = c.pidfd(); err != nil {
+			return err
+		}
 	}
 	defer unix.Close(pfd)
 	fifoPath := filepath.Join(c.dir, fifoName)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/husk-runtime/husk/internal/rawfile"
@@ -90,80 +89,6 @@ func validateID(id string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to a temporary file in the same directory and
-// renames it over path, so a reader never sees a partial file. The
-// temporary file is made with plain system calls (see internal/rawfile):
-// os.CreateTemp readies it for the runtime's poller, five calls more.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := stageFile(path, data, mode)
-	if err != nil {
-		return err
-	}
-	return renameStaged(tmp, path)
-}
-
-// stageFile writes data with mode into a new temporary file next to path
-// and returns its name, for renameStaged. On error nothing is left.
-func stageFile(path string, data []byte, mode os.FileMode) (string, error) {
-	tmp, fd, err := createTemp(path)
-	if err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	for len(data) > 0 {
-		n, werr := unix.Write(fd, data)
-		if werr == unix.EINTR {
-			continue
-		}
-		if werr != nil {
-			err = werr
-			break
-		}
-		data = data[n:]
-	}
-	if err == nil {
-		// Exactly mode, whatever the umask.
-		err = unix.Fchmod(fd, uint32(mode.Perm()))
-	}
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		unix.Unlink(tmp)
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return tmp, nil
-}
-
-// renameStaged puts the staged file tmp at path (or removes it, on error).
-func renameStaged(tmp, path string) error {
-	if err := unix.Rename(tmp, path); err != nil {
-		unix.Unlink(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// tempSeq makes the names of a process's temporary files distinct; the
-// PID makes them distinct between processes, and O_EXCL makes sure.
-var tempSeq atomic.Uint32
-
-// createTemp creates a new file ".<name>-<pid>-<n>" next to path, mode
-// 0600, and returns its name and descriptor.
-func createTemp(path string) (string, int, error) {
-	prefix := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"-"+strconv.Itoa(os.Getpid())+"-")
-	for {
-		tmp := prefix + strconv.FormatUint(uint64(tempSeq.Add(1)), 10)
-		fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
-		switch err {
-		case nil:
-			return tmp, fd, nil
-		case unix.EEXIST, unix.EINTR:
-			continue
-		}
-		return "", -1, &os.PathError{Op: "create", Path: tmp, Err: err}
-	}
-}
-
 // removeStateDir removes a container's state directory: the files husk
 // keeps there, then the directory, which os.RemoveAll does with a dozen
 // calls more (it opens and lists the directory). Anything else found in it
@@ -192,22 +117,22 @@ func (s *persistedState) save(dir string) error {
 }
 
 // prepare writes the config file and stages the state file (see
-// stageFile), for commitState: create does this part while the container's
+// rawfile.Stage), for commitState: create does this part while the container's
 // process sets itself up, so that committing is one rename(2) (on the test
 // machine's ext4 creating and writing a file takes 0.05 to 0.4 ms).
 func (s *persistedState) prepare(dir string) (string, error) {
-	if err := writeFileAtomic(filepath.Join(dir, configFile), encodeFullConfig(s.Config), 0o600); err != nil {
+	if err := rawfile.WriteAtomic(filepath.Join(dir, configFile), encodeFullConfig(s.Config), 0o600); err != nil {
 		return "", err
 	}
 	light := *s
 	light.Config = lightConfig(s.Config)
-	return stageFile(filepath.Join(dir, stateFile), encodeState(&light), 0o600)
+	return rawfile.Stage(filepath.Join(dir, stateFile), encodeState(&light), 0o600)
 }
 
 // commitState puts the state file prepare staged (tmp) in place, which
 // makes the container exist for other commands.
 func commitState(dir, tmp string) error {
-	return renameStaged(tmp, filepath.Join(dir, stateFile))
+	return rawfile.Commit(tmp, filepath.Join(dir, stateFile))
 }
 
 // loadConfig reads the whole config that create saved in dir.

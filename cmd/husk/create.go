@@ -33,16 +33,12 @@ The container's init process is left waiting for "husk start".`,
 		if err := checkArgs(cmd, 1, exactArgs); err != nil {
 			return err
 		}
-		c, err := createContainer(cmd, cmd.Args().First(), true)
+		c, err := createContainer(cmd, cmd.Args().First(), true, false)
 		if err != nil {
 			return err
 		}
 		if path := cmd.String("pid-file"); path != "" {
-			st, err := c.State()
-			if err == nil {
-				err = writePidFile(path, st.Pid)
-			}
-			if err != nil {
+			if err := writePidFile(path, c.Pid()); err != nil {
 				destroy(c)
 				return err
 			}

@@ -60,7 +60,7 @@ func runContainer(cmd *cli.Command, id string) (int, error) {
 			return -1, err
 		}
 	}
-	c, err := createContainer(cmd, id, detach)
+	c, err := createContainer(cmd, id, detach, true)
 	if err != nil {
 		return -1, err
 	}
@@ -77,11 +77,7 @@ func runContainer(cmd *cli.Command, id string) (int, error) {
 		return -1, err
 	}
 	if path := cmd.String("pid-file"); path != "" {
-		st, err := c.State()
-		if err == nil {
-			err = writePidFile(path, st.Pid)
-		}
-		if err != nil {
+		if err := writePidFile(path, c.Pid()); err != nil {
 			return fail(err)
 		}
 	}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/husk-runtime/husk/internal/rawfile"
 	"github.com/husk-runtime/husk/libcontainer"
 	"github.com/husk-runtime/husk/specconv"
 )
@@ -79,8 +81,10 @@ func getContainer(cmd *cli.Command) (*libcontainer.Container, error) {
 // createContainer implements what `create` and `run` share: load the
 // bundle's config.json, convert it and create the container, leaving its
 // init blocked before execve. detach says whether husk exits after start,
-// in which case a terminal needs a console socket to hand the pty to.
-func createContainer(cmd *cli.Command, id string, detach bool) (*libcontainer.Container, error) {
+// in which case a terminal needs a console socket to hand the pty to;
+// startNext that the caller starts (or destroys) the container next, with
+// the lock Create keeps (libcontainer.CreateOpts.HoldLock).
+func createContainer(cmd *cli.Command, id string, detach, startNext bool) (*libcontainer.Container, error) {
 	if id == "" {
 		return nil, errEmptyID
 	}
@@ -124,6 +128,7 @@ func createContainer(cmd *cli.Command, id string, detach bool) (*libcontainer.Co
 		Stderr:        os.Stderr,
 		ConsoleSocket: consoleSocket,
 		Trace:         tracer,
+		HoldLock:      startNext,
 	}
 	// --preserve-fds N hands the caller's fds 3..3+N-1 to the container
 	// unchanged, at the same numbers.
@@ -162,25 +167,8 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return fmt.Errorf("pid file path %s: %w", path, err)
 	}
-	dir, name := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return fmt.Errorf("create pid file in %s: %w", dir, err)
-	}
-	tmp := f.Name()
-	_, err = fmt.Fprintf(f, "%d", pid)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write pid file %s: %w", path, err)
+	if err := rawfile.WriteAtomic(path, strconv.AppendInt(nil, int64(pid), 10), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
 	}
 	return nil
 }
