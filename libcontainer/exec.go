@@ -141,6 +141,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		execPlan:    encodeExecPlan(p, filter, len(opts.ExtraFiles)),
 		stdio:       [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		extraFiles:  opts.ExtraFiles,
+		fifo:        -1,
 		cgroup:      c.mgr,
 		trace:       c.trace,
 		oomScoreAdj: p.OOMScoreAdj,

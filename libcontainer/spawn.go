@@ -85,8 +85,8 @@ type spawnSpec struct {
 	timeNS        string
 	stdio         [3]*os.File
 	extraFiles    []*os.File
-	// fifo is the O_PATH fd of exec.fifo (standard init only); 0 when
-	// there is none (fd 0 never is: the Go runtime keeps 0-2 open).
+	// fifo is the O_PATH fd of exec.fifo (standard init only), -1 when
+	// there is none.
 	fifo   int
 	cgroup cgroups.Manager
 	trace  *Trace
@@ -274,7 +274,7 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 	addFile(envSyncFD, uintptr(childSock))
 	addFile(envPayloadFD, uintptr(payload))
-	if s.fifo > 0 {
+	if s.fifo >= 0 {
 		addFile(envFifoFD, uintptr(s.fifo))
 	}
 	exeFd := addFile("", exe)
