@@ -169,6 +169,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		stdio:         [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		extraFiles:    opts.ExtraFiles,
 		fifo:          fifo,
+		nsPidfd:       -1,
 		cgroup:        c.mgr,
 		cgroupCreated: cgroupCreated,
 		trace:         c.trace,

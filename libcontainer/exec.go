@@ -142,6 +142,7 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 		stdio:       [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		extraFiles:  opts.ExtraFiles,
 		fifo:        -1,
+		nsPidfd:     -1,
 		cgroup:      c.mgr,
 		trace:       c.trace,
 		oomScoreAdj: p.OOMScoreAdj,
@@ -168,8 +169,8 @@ func (c *Container) Exec(p *configs.Process, opts *ExecOpts) (*Process, error) {
 	if err != nil {
 		return nil, errors.New("cannot exec in a stopped container")
 	}
-	s.nsPidfd = os.NewFile(uintptr(pfd), "pidfd")
-	defer s.nsPidfd.Close()
+	s.nsPidfd = pfd
+	defer unix.Close(pfd)
 	pidStr := strconv.Itoa(c.state.Pid)
 	for _, ns := range cfg.Namespaces {
 		s.nsPaths = append(s.nsPaths, string(ns.Type)+":/proc/"+pidStr+"/ns/"+nsFile(ns.Type))

@@ -69,10 +69,10 @@ type spawnSpec struct {
 	execPlan   []byte
 	cloneFlags int
 	nsPaths    []string // "type:path"
-	// nsPidfd, when set, is a pidfd of a process whose namespaces nsFlags
-	// (CLONE_NEW*) the child joins with one setns(2); nsPaths stay the
-	// fallback for kernels without setns on a pidfd.
-	nsPidfd *os.File
+	// nsPidfd, when not -1, is a pidfd of a process whose namespaces
+	// nsFlags (CLONE_NEW*) the child joins with one setns(2); nsPaths stay
+	// the fallback for kernels without setns on a pidfd.
+	nsPidfd int
 	nsFlags int
 	// cgroupExists skips creating the cgroup: exec into a running
 	// container.
@@ -288,8 +288,8 @@ func spawn(s *spawnSpec) (*child, error) {
 	if len(s.nsPaths) > 0 {
 		env = append(env, "_HUSK_NSPATHS="+strings.Join(s.nsPaths, "\n"))
 	}
-	if s.nsPidfd != nil {
-		addFile("_HUSK_NSPIDFD", s.nsPidfd.Fd())
+	if s.nsPidfd >= 0 {
+		addFile("_HUSK_NSPIDFD", uintptr(s.nsPidfd))
 		env = append(env, "_HUSK_NSFLAGS="+strconv.Itoa(s.nsFlags))
 	}
 	if s.uidMap != "" {
