@@ -650,15 +650,8 @@ func (c *Container) Start() error {
 	}
 	defer unix.Close(ffd)
 	fds := []unix.PollFd{{Fd: int32(ffd), Events: unix.POLLIN}, {Fd: int32(pfd), Events: unix.POLLIN}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("wait for the container process: %w", err)
-		}
-		break
+	if err := pollWait(fds); err != nil {
+		return fmt.Errorf("wait for the container process: %w", err)
 	}
 	if fds[0].Revents&unix.POLLIN == 0 {
 		return errors.New("container process exited before start")
@@ -677,16 +670,9 @@ func (c *Container) Start() error {
 	if poststart {
 		fds = fds[:1]
 		fds[0].Events = 0
-		for {
-			_, err := unix.Poll(fds, -1)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
+		for fds[0].Revents&(unix.POLLHUP|unix.POLLERR) == 0 {
+			if err := pollWait(fds); err != nil {
 				return fmt.Errorf("wait for the container process to exec: %w", err)
-			}
-			if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
-				break
 			}
 		}
 	}
@@ -852,6 +838,17 @@ func (c *Container) killAndWait() error {
 		return nil
 	}
 	return waitPidfd(pfd, 10*time.Second)
+}
+
+// pollWait waits, with no timeout, until poll(2) reports an event on fds
+// (in their Revents), retrying EINTR.
+func pollWait(fds []unix.PollFd) error {
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 func waitPidfd(pfd int, timeout time.Duration) error {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/husk-runtime/husk/internal/rawfile"
 	"github.com/husk-runtime/husk/nsenter/inithelper"
 	"golang.org/x/sys/unix"
 )
@@ -115,7 +116,7 @@ func memfdSealed() (*os.File, error) {
 type fdWriter int
 
 func (w fdWriter) Write(b []byte) (int, error) {
-	if err := writeAll(int(w), b); err != nil {
+	if err := rawfile.WriteAll(int(w), b); err != nil {
 		return 0, err
 	}
 	return len(b), nil

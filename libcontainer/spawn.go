@@ -154,7 +154,7 @@ func payloadFile(v any) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("memfd_create: %w", err)
 	}
-	if err := writeAll(fd, b); err != nil {
+	if err := rawfile.WriteAll(fd, b); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("write config memfd: %w", err)
 	}
@@ -163,21 +163,6 @@ func payloadFile(v any) (int, error) {
 		return -1, fmt.Errorf("seek config memfd: %w", err)
 	}
 	return fd, nil
-}
-
-// writeAll writes b to fd, retrying short writes and EINTR.
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
 }
 
 // devNull returns /dev/null, opened once per process and shared by every

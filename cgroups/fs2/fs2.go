@@ -19,7 +19,7 @@ import (
 )
 
 // UnifiedMountpoint is where a cgroup v2 host mounts its hierarchy.
-const UnifiedMountpoint = "/sys/fs/cgroup"
+const UnifiedMountpoint = selfmounts.CgroupRoot
 
 // Manager is the cgroup v2 Manager of one container.
 type Manager struct {

@@ -32,17 +32,7 @@ func Stage(path string, data []byte, mode fs.FileMode) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	for len(data) > 0 {
-		n, werr := unix.Write(fd, data)
-		if werr == unix.EINTR {
-			continue
-		}
-		if werr != nil {
-			err = werr
-			break
-		}
-		data = data[n:]
-	}
+	err = WriteAll(fd, data)
 	if err == nil {
 		// Exactly mode, whatever the umask.
 		err = unix.Fchmod(fd, uint32(mode.Perm()))
@@ -55,6 +45,21 @@ func Stage(path string, data []byte, mode fs.FileMode) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return tmp, nil
+}
+
+// WriteAll writes b to fd, retrying short writes and EINTR.
+func WriteAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // Commit puts the file Stage made (tmp) at path, or removes it on error.
