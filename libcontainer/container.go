@@ -189,6 +189,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if c.mgr != nil {
 		st.CgroupLayout = manager.Layout(c.mgr)
 	}
+	st.fast = newFastRecord(cfg, c.mgr)
 	c.state = st
 	// The config file is written and the state file staged while the
 	// child sets itself up (the parent would only wait). Only the state
@@ -530,18 +531,7 @@ func (c *Container) State() (*State, error) {
 	if st == Stopped {
 		pid = 0
 	}
-	cfg := c.state.Config
-	return &State{
-		Version:     cfg.Version,
-		ID:          c.state.ID,
-		Pid:         pid,
-		Status:      st,
-		Bundle:      cfg.Bundle,
-		Rootfs:      cfg.Rootfs,
-		Created:     c.state.Created,
-		Annotations: cfg.Annotations,
-		Owner:       c.state.Owner,
-	}, nil
+	return c.state.public(st, pid), nil
 }
 
 func (c *Container) ociState(st Status) *specs.State {

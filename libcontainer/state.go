@@ -51,6 +51,27 @@ type persistedState struct {
 	// CgroupLayout is what the cgroup manager learnt from the host at
 	// create (manager.Layout), so that later commands skip it.
 	CgroupLayout []byte `json:"cgroup_layout,omitempty"`
+	// fast is what cmd/husk's C fast path reads at the front of the state
+	// file (see fastRecord); nil in a state file of an older husk, which
+	// the fast path leaves to Go.
+	fast *fastRecord
+}
+
+// public returns the state as `husk state` shows it, with the live
+// status st and pid (0 once stopped).
+func (s *persistedState) public(st Status, pid int) *State {
+	cfg := s.Config
+	return &State{
+		Version:     cfg.Version,
+		ID:          s.ID,
+		Pid:         pid,
+		Status:      st,
+		Bundle:      cfg.Bundle,
+		Rootfs:      cfg.Rootfs,
+		Created:     s.Created,
+		Annotations: cfg.Annotations,
+		Owner:       s.Owner,
+	}
 }
 
 // lightConfig returns cfg without what no command needs after create:

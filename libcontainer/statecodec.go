@@ -21,11 +21,16 @@ import (
 // field by reflection and checks the round trip, so a field added to the
 // config without a line here fails it.
 //
-// Layout: the magic, then the fields in the order of encodeState; numbers
-// are varints (zigzag for signed ones), strings and lists are prefixed by
-// their length, an optional value (a pointer) by a presence byte.
+// Layout: the magic, the fast record (fastrecord.go), then the fields in
+// the order of encodeState; numbers are varints (zigzag for signed ones),
+// strings and lists are prefixed by their length, an optional value (a
+// pointer) by a presence byte.
 
-const stateMagic = "HUSKST02"
+const stateMagic = "HUSKST03"
+
+// stateMagicV2 is the magic of the state files of husk before the fast
+// record, which are the same without it.
+const stateMagicV2 = "HUSKST02"
 
 type stateWriter struct{ b []byte }
 
@@ -66,6 +71,7 @@ func (w *stateWriter) ints(l []int) {
 func encodeState(s *persistedState) []byte {
 	w := &stateWriter{b: make([]byte, 0, 1024)}
 	w.b = append(w.b, stateMagic...)
+	encodeFastRecord(w, s)
 	w.str(s.ID)
 	w.int(int64(s.Pid))
 	w.uint(s.StartTime)
@@ -294,11 +300,18 @@ func (r *stateReader) strs() []string { return readList(r, r.str) }
 func (r *stateReader) ints() []int    { return readList(r, r.small) }
 
 func decodeState(b []byte) (*persistedState, error) {
-	if len(b) < len(stateMagic) || string(b[:len(stateMagic)]) != stateMagic {
+	if len(b) < len(stateMagic) {
 		return nil, errStateCorrupt
 	}
 	r := &stateReader{b: b[len(stateMagic):]}
 	s := &persistedState{}
+	switch string(b[:len(stateMagic)]) {
+	case stateMagic:
+		s.fast = decodeFastRecord(r)
+	case stateMagicV2:
+	default:
+		return nil, errStateCorrupt
+	}
 	s.ID = r.str()
 	s.Pid = r.small()
 	s.StartTime = r.uint()

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/husk-runtime/husk/cgroups/manager"
 )
 
 // fill sets every exported field reachable from v to a non-zero value
@@ -61,6 +63,9 @@ func filledState(t *testing.T) *persistedState {
 	fill(t, reflect.ValueOf(&s).Elem(), &n)
 	s.Created = time.Unix(1700000000, 123456789).UTC()
 	s.Config = lightConfig(s.Config)
+	s.fast = &fastRecord{flags: fastUsable | fastPoststop, cgroup: manager.Files{
+		Dirs: []string{"/a/x", "/b/x"}, ProcsDir: "/a/x", FreezeFile: "/c/x/freezer.state", FreezeV2: true,
+	}}
 	return &s
 }
 

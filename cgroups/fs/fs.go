@@ -138,6 +138,16 @@ func copyCpuset(dir string) error {
 	return nil
 }
 
+// Dirs returns the container's directories, one per hierarchy, in the
+// order Destroy removes them.
+func (m *Manager) Dirs() []string {
+	dirs := make([]string, len(m.dirs))
+	for i, d := range m.dirs {
+		dirs[i] = d.dir
+	}
+	return dirs
+}
+
 // pidDir is the directory whose cgroup.procs lists the container's
 // processes: a v1 hierarchy every container is in.
 func (m *Manager) pidDir() string {
@@ -148,6 +158,10 @@ func (m *Manager) pidDir() string {
 	}
 	return m.dirs[0].dir
 }
+
+// ProcsDir returns the directory whose cgroup.procs GetPids and
+// GetAllPids read.
+func (m *Manager) ProcsDir() string { return m.pidDir() }
 
 // GetPids returns the PIDs in the cgroup itself.
 func (m *Manager) GetPids() ([]int, error) {

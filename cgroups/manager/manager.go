@@ -69,6 +69,40 @@ func Layout(m cgroups.Manager) []byte {
 	return nil
 }
 
+// Files names the files and directories of a container's cgroup that a
+// program without the Go drivers needs to tell whether the container is
+// paused and to remove its cgroup (cmd/husk's fast path, fastpath.c):
+// what Manager.FreezerState, GetAllPids and Destroy use.
+type Files struct {
+	// Dirs are the directories Destroy removes, in its order.
+	Dirs []string
+	// ProcsDir is the directory whose cgroup.procs lists the processes.
+	ProcsDir string
+	// FreezeFile is the freezer's state file ("" when there is none):
+	// v1's freezer.state, which says FROZEN when the cgroup is frozen, or
+	// v2's cgroup.freeze (FreezeV2), which says 1 when a freeze was asked
+	// for, complete or not: only cgroup.events tells.
+	FreezeFile string
+	FreezeV2   bool
+}
+
+// FilesOf returns the Files of m, and false for a driver they cannot
+// describe.
+func FilesOf(m cgroups.Manager) (Files, bool) {
+	switch m := m.(type) {
+	case *fs.Manager:
+		f := Files{Dirs: m.Dirs(), ProcsDir: m.ProcsDir()}
+		if d := m.Path("freezer"); d != "" {
+			f.FreezeFile = d + "/freezer.state"
+		}
+		return f, true
+	case *fs2.Manager:
+		d := m.Path("")
+		return Files{Dirs: []string{d}, ProcsDir: d, FreezeFile: d + "/cgroup.freeze", FreezeV2: true}, true
+	}
+	return Files{}, false
+}
+
 const (
 	layoutV1 = 1
 	layoutV2 = 2

@@ -171,6 +171,9 @@ func setupGlobal(ctx context.Context, cmd *cli.Command) (context.Context, error)
 	if err := setupLog(cmd.String("log"), cmd.String("log-format"), cmd.Bool("debug")); err != nil {
 		fatal(err)
 	}
+	if err := fastPathError(); err != nil {
+		fatal(err)
+	}
 	switch r := cmd.String("rootless"); r {
 	case "auto", "true", "false":
 	default:

@@ -1,0 +1,706 @@
+/*
+ * The fast path: `husk state`, `kill`, `start` and `delete` in C, run by a
+ * constructor before the Go runtime starts.
+ *
+ * A Go process costs ~2.2 ms to start and end on the test machine (the
+ * runtime's own start-up: page faults, threads, signal handlers); this
+ * binary doing its work in a constructor and calling _exit costs ~0.5 ms.
+ * These four commands are most of what containerd's shim, podman and
+ * scripts run between a create and the end of a container, and each does
+ * a few system calls of work, so for them the Go runtime was most of the
+ * cost.
+ *
+ * Only the plain forms are handled here, and only what Go would do the
+ * same way; everything else returns from the constructor and husk runs as
+ * always, in Go:
+ *   - arguments other than the global flags --root (absolute), --log,
+ *     --log-format, --criu, --rootless, --systemd-cgroup, and the command's
+ *     own plain form (`kill ID [SIGNAL]`, `delete [-f|--force] ID`, `state
+ *     ID`, `start ID`): --debug, --trace, --help, `kill --all`...;
+ *   - a state file without a usable fast record (fastrecord.go: an older
+ *     husk's, a cgroup driver it does not describe), or a config with
+ *     poststart (start) or poststop (delete) hooks;
+ *   - every error, and every state the command refuses (start of a
+ *     running container, delete of a running one without --force, a
+ *     paused one): Go finds the same state and reports it in the log
+ *     format asked for. Go is handed over to before anything is changed,
+ *     or where what was done is what Go would do first anyway (a deleted
+ *     cgroup directory, a killed process), so that it carries on from
+ *     there;
+ *   - an error after the point of no return (start's fifo read, delete's
+ *     state directory) is kept for Go (husk_fast_path_error), which
+ *     reports it as it reports its own errors (fastpath.go).
+ * _HUSK_NOFAST=1 in the environment turns the fast path off (the tests
+ * compare both paths).
+ *
+ * The state directory is locked (flock) for start and delete as Go locks
+ * it, and released before handing over to Go, which locks it again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fastpath.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* Flags of the fast record: libcontainer/fastrecord.go. */
+enum {
+	FAST_USABLE = 1 << 0,
+	FAST_POSTSTART = 1 << 1,
+	FAST_POSTSTOP = 1 << 2,
+	FAST_NEWPID = 1 << 3,
+};
+
+#define STATE_MAGIC "HUSKST03"
+#define MAX_ARGS 32
+
+/* A string of the state file: not NUL-terminated. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+/* A reader of the state file's encoding; bad sticks. */
+struct reader {
+	const unsigned char *p, *end;
+	int bad;
+};
+
+static uint64_t rd_uint(struct reader *r)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (r->p >= r->end)
+			break;
+		unsigned char c = *r->p++;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return v;
+	}
+	r->bad = 1;
+	return 0;
+}
+
+static int64_t rd_int(struct reader *r)
+{
+	uint64_t u = rd_uint(r);
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); /* zigzag */
+}
+
+static struct span rd_str(struct reader *r)
+{
+	struct span s = { "", 0 };
+	uint64_t n = rd_uint(r);
+	if (r->bad || n > (uint64_t)(r->end - r->p)) {
+		r->bad = 1;
+		return s;
+	}
+	s.p = (const char *)r->p;
+	s.n = n;
+	r->p += n;
+	return s;
+}
+
+/* The fast record, as fastrecord.go lays it out. */
+struct record {
+	uint64_t flags;
+	int64_t pid;
+	uint64_t start_time;
+	struct span freeze_file;
+	int freeze_v2;
+	struct span procs_dir;
+	uint64_t ndirs;
+	struct reader dirs; /* the ndirs strings */
+	struct span head, tail;
+};
+
+/* The command line, split. */
+struct cmdline {
+	char buf[8192];
+	char *argv[MAX_ARGS];
+	int argc;
+};
+
+/* What the arguments ask for. */
+struct request {
+	const char *root;
+	const char *cmd;
+	const char *id;
+	const char *signal; /* kill's, or NULL */
+	int force;          /* delete -f */
+};
+
+static char dir_path[4096];   /* <root>/<id> */
+static char state_buf[65536]; /* the state file */
+
+static int read_cmdline(struct cmdline *c)
+{
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, c->buf, sizeof(c->buf) - 1);
+	close(fd);
+	if (n <= 0 || (size_t)n >= sizeof(c->buf) - 1)
+		return -1;
+	c->buf[n] = '\0';
+	c->argc = 0;
+	for (char *p = c->buf; p < c->buf + n; p += strlen(p) + 1) {
+		if (c->argc == MAX_ARGS)
+			return -1;
+		c->argv[c->argc++] = p;
+	}
+	return 0;
+}
+
+/* flag_value matches argv[*i] against --name and --name=value and returns
+ * the value, advancing *i past a separate one; NULL when it is not the
+ * flag (or its value is missing, left to Go's error). */
+static const char *flag_value(struct cmdline *c, int *i, const char *name)
+{
+	const char *a = c->argv[*i];
+	size_t n = strlen(name);
+	if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0)
+		return NULL;
+	if (a[2 + n] == '=')
+		return a + 3 + n;
+	if (a[2 + n] != '\0' || *i + 1 >= c->argc)
+		return NULL;
+	return c->argv[++*i];
+}
+
+/* valid_id applies libcontainer's validateID. */
+static int valid_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 1024 || !strcmp(id, ".") || !strcmp(id, ".."))
+		return 0;
+	for (const char *p = id; *p; p++) {
+		char ch = *p;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '_' || ch == '+' || ch == '-' || ch == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* parse_request fills q from the command line; 0 when the fast path
+ * handles it. */
+static int parse_request(struct cmdline *c, struct request *q)
+{
+	const char *log = NULL, *v;
+	int i;
+
+	q->root = "/run/husk";
+	for (i = 1; i < c->argc && c->argv[i][0] == '-'; i++) {
+		if ((v = flag_value(c, &i, "root")))
+			q->root = v;
+		else if ((v = flag_value(c, &i, "log")))
+			log = v;
+		else if ((v = flag_value(c, &i, "log-format"))) {
+			if (strcmp(v, "text") && strcmp(v, "json") && *v)
+				return -1;
+		} else if ((v = flag_value(c, &i, "rootless"))) {
+			if (strcmp(v, "auto") && strcmp(v, "true") && strcmp(v, "false"))
+				return -1;
+		} else if (flag_value(c, &i, "criu"))
+			;
+		else if (strcmp(c->argv[i], "--systemd-cgroup") != 0)
+			return -1;
+	}
+	/* Go makes a relative --root absolute and cleans it: left to Go. */
+	if (q->root[0] != '/' || strstr(q->root, "/.") || strstr(q->root, "//") || i >= c->argc)
+		return -1;
+	q->cmd = c->argv[i++];
+	if (!strcmp(q->cmd, "delete") && i < c->argc &&
+	    (!strcmp(c->argv[i], "-f") || !strcmp(c->argv[i], "--force"))) {
+		q->force = 1;
+		i++;
+	}
+	int nargs = c->argc - i;
+	for (int j = i; j < c->argc; j++)
+		if (c->argv[j][0] == '-')
+			return -1;
+	if (!strcmp(q->cmd, "kill")) {
+		if (nargs < 1 || nargs > 2)
+			return -1;
+		q->signal = nargs == 2 ? c->argv[i + 1] : NULL;
+	} else if (strcmp(q->cmd, "state") && strcmp(q->cmd, "start") && strcmp(q->cmd, "delete")) {
+		return -1;
+	} else if (nargs != 1) {
+		return -1;
+	}
+	q->id = c->argv[i];
+	if (!valid_id(q->id) || snprintf(dir_path, sizeof(dir_path), "%s/%s", q->root, q->id) >= (int)sizeof(dir_path))
+		return -1;
+	if (log) {
+		/* Go opens (creates) the log file whatever happens. */
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+/* read_record reads the state file of the directory dirfd into state_buf
+ * and its fast record into rec; 0 when it has a usable one. */
+static int read_record(int dirfd, struct record *rec)
+{
+	int fd = openat(dirfd, "state", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* A short read of a regular file is its end (as rawfile.ReadWhole). */
+	ssize_t n = read(fd, state_buf, sizeof(state_buf));
+	close(fd);
+	if (n < (ssize_t)sizeof(STATE_MAGIC) || n == (ssize_t)sizeof(state_buf) ||
+	    memcmp(state_buf, STATE_MAGIC, sizeof(STATE_MAGIC) - 1) != 0)
+		return -1;
+	struct reader r = { (unsigned char *)state_buf + sizeof(STATE_MAGIC) - 1, (unsigned char *)state_buf + n, 0 };
+	uint64_t len = rd_uint(&r);
+	if (r.bad || len > (uint64_t)(r.end - r.p))
+		return -1;
+	r.end = r.p + len;
+	rec->flags = rd_uint(&r);
+	rec->pid = rd_int(&r);
+	rec->start_time = rd_uint(&r);
+	rec->freeze_file = rd_str(&r);
+	if (r.p >= r.end || *r.p > 1)
+		return -1;
+	rec->freeze_v2 = *r.p++;
+	rec->procs_dir = rd_str(&r);
+	rec->ndirs = rd_uint(&r);
+	rec->dirs = r;
+	for (uint64_t k = 0; k < rec->ndirs && !r.bad; k++)
+		rd_str(&r);
+	rec->head = rd_str(&r);
+	rec->tail = rd_str(&r);
+	if (r.bad || r.p != r.end || !(rec->flags & FAST_USABLE) || rec->pid < 0 || rec->pid > INT32_MAX)
+		return -1;
+	return 0;
+}
+
+/* span_path copies s into buf as a C string; NULL when it does not fit
+ * or is empty. */
+static const char *span_path(struct span s, char *buf, size_t size)
+{
+	if (s.n == 0 || s.n >= size || memchr(s.p, '\0', s.n))
+		return NULL;
+	memcpy(buf, s.p, s.n);
+	buf[s.n] = '\0';
+	return buf;
+}
+
+/* read_small reads a small file (a cgroup or proc file) into buf, NUL
+ * terminated; the length, or -1 with errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* alive is libcontainer's Container.alive: the recorded process exists,
+ * is not a zombie, and has the recorded start time (not a reused PID). */
+static int alive(const struct record *rec)
+{
+	char path[64], buf[1024];
+	if (rec->pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)rec->pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	/* The command name (field 2) may hold spaces and parentheses. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	char state = 0;
+	for (int field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return 0;
+		if (field == 3)
+			state = *p;
+		if (field == 22) {
+			char *end;
+			errno = 0;
+			unsigned long long st = strtoull(p, &end, 10);
+			if (errno || end == p)
+				return 0;
+			return state != 'Z' && state != 'X' && st == rec->start_time;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
+enum status { STOPPED, CREATED, RUNNING, PAUSED, UNKNOWN };
+static const char *const status_names[] = { "stopped", "created", "running", "paused" };
+
+/* status is libcontainer's Container.status. UNKNOWN is a cgroup v2
+ * freeze that was asked for: only cgroup.events tells whether it is
+ * complete, which is left to Go. */
+static enum status status(int dirfd, const struct record *rec)
+{
+	struct stat st;
+	char path[4096], buf[64];
+
+	if (!alive(rec))
+		return STOPPED;
+	if (fstatat(dirfd, "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return CREATED;
+	if (!span_path(rec->freeze_file, path, sizeof(path)) || read_small(path, buf, sizeof(buf)) < 0)
+		return RUNNING;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (rec->freeze_v2)
+		return strcmp(buf, "1") == 0 ? UNKNOWN : RUNNING;
+	return strcmp(buf, "FROZEN") == 0 ? PAUSED : RUNNING;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* open_locked opens the state directory and takes Go's lock (lockDir). */
+static int open_locked(void)
+{
+	int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r;
+	do
+		r = flock(fd, LOCK_EX);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* pidfd_alive opens a pidfd of the container's process and checks, after
+ * opening it, that the PID is still the container's (Container.pidfd). */
+static int pidfd_alive(const struct record *rec)
+{
+	if (rec->pid <= 0)
+		return -1;
+	int fd = syscall(SYS_pidfd_open, (pid_t)rec->pid, 0);
+	if (fd < 0)
+		return -1;
+	if (!alive(rec)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int poll_wait(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	int r;
+	do
+		r = poll(fds, n, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Results of a command: done (exit 0), left to Go, or failed after the
+ * point of no return (the message is in fast_err). */
+enum outcome { DONE, TO_GO, FAILED };
+static char fast_err[512];
+
+const char *husk_fast_path_error(void)
+{
+	return fast_err;
+}
+
+static enum outcome fast_state(void)
+{
+	int dirfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return TO_GO;
+	struct record rec;
+	enum status st = UNKNOWN;
+	if (read_record(dirfd, &rec) == 0)
+		st = status(dirfd, &rec);
+	close(dirfd);
+	if (st == UNKNOWN)
+		return TO_GO;
+	char mid[64];
+	int n = snprintf(mid, sizeof(mid), "%d,\n  \"status\": \"%s\"", st == STOPPED ? 0 : (int)rec.pid, status_names[st]);
+	if (write_all(1, rec.head.p, rec.head.n) || write_all(1, mid, n) || write_all(1, rec.tail.p, rec.tail.n)) {
+		snprintf(fast_err, sizeof(fast_err), "write /dev/stdout: %s", strerror(errno));
+		return FAILED;
+	}
+	return DONE;
+}
+
+static enum outcome fast_kill(const char *sigarg)
+{
+	int sig = SIGTERM;
+	if (sigarg && (sig = husk_parse_signal(sigarg)) <= 0)
+		return TO_GO;
+	int dirfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return TO_GO;
+	struct record rec;
+	int ok = read_record(dirfd, &rec) == 0;
+	close(dirfd);
+	if (!ok)
+		return TO_GO;
+	int pfd = pidfd_alive(&rec);
+	if (pfd < 0)
+		return TO_GO;
+	ok = syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0;
+	close(pfd);
+	return ok ? DONE : TO_GO;
+}
+
+static enum outcome fast_start(void)
+{
+	enum outcome out = TO_GO;
+	int dirfd = open_locked(), pfd = -1, ffd = -1;
+	struct record rec;
+	if (dirfd < 0)
+		return TO_GO;
+	if (read_record(dirfd, &rec) || (rec.flags & FAST_POSTSTART) || status(dirfd, &rec) != CREATED)
+		goto out;
+	if ((pfd = pidfd_alive(&rec)) < 0)
+		goto out;
+	/* As Container.Start: a non-blocking open, then wait for the byte the
+	 * process writes or for its death. */
+	if ((ffd = openat(dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		goto out;
+	struct pollfd fds[2] = { { .fd = ffd, .events = POLLIN }, { .fd = pfd, .events = POLLIN } };
+	if (poll_wait(fds, 2, -1) < 0 || !(fds[0].revents & POLLIN))
+		goto out; /* it died: Go says so */
+	char b;
+	if (read(ffd, &b, 1) != 1)
+		goto out;
+	/* The program runs (or is about to): from here on, Go would not
+	 * find the container in a state it can start. */
+	if (unlinkat(dirfd, "exec.fifo", 0) < 0) {
+		snprintf(fast_err, sizeof(fast_err), "remove %s/exec.fifo: %s", dir_path, strerror(errno));
+		out = FAILED;
+		goto out;
+	}
+	out = DONE;
+out:
+	if (ffd >= 0)
+		close(ffd);
+	if (pfd >= 0)
+		close(pfd);
+	close(dirfd);
+	return out;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* remove_state_dir is libcontainer's removeStateDir. */
+static int remove_state_dir(int dirfd)
+{
+	static const char *const files[] = { "state", "config", "exec.fifo" };
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
+		if (unlinkat(dirfd, files[k], 0) < 0 && errno != ENOENT)
+			break;
+	if (rmdir(dir_path) == 0 || errno == ENOENT)
+		return 0;
+	return nftw(dir_path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static enum outcome fast_delete(int force)
+{
+	enum outcome out = TO_GO;
+	int dirfd = open_locked(), pfd = -1;
+	struct record rec;
+	char path[4096], buf[64];
+	if (dirfd < 0)
+		return TO_GO;
+	if (read_record(dirfd, &rec) || (rec.flags & FAST_POSTSTOP))
+		goto out;
+	enum status st = status(dirfd, &rec);
+	/* Without its own PID namespace, the container's processes may
+	 * outlive its init: Go finds them in every sub-cgroup. */
+	if (!(rec.flags & FAST_NEWPID) || st == PAUSED || st == UNKNOWN || (st == RUNNING && !force))
+		goto out;
+	if (st != STOPPED) {
+		/* Container.killAndWait: the kernel kills the other processes
+		 * of the PID namespace with its init. */
+		if ((pfd = pidfd_alive(&rec)) >= 0) {
+			struct pollfd fds[1] = { { .fd = pfd, .events = POLLIN } };
+			if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 || poll_wait(fds, 1, 10000) <= 0)
+				goto out;
+		}
+	}
+	/* Processes still in the cgroup (exiting ones): Go kills them and
+	 * waits. A sub-cgroup makes rmdir fail: Go too. */
+	if (span_path(rec.procs_dir, path, sizeof(path))) {
+		if (strlen(path) + sizeof("/cgroup.procs") > sizeof(path))
+			goto out;
+		strcat(path, "/cgroup.procs");
+		ssize_t n = read_small(path, buf, sizeof(buf));
+		if (n > 0 || (n < 0 && errno != ENOENT))
+			goto out;
+	}
+	for (uint64_t k = 0; k < rec.ndirs; k++) {
+		struct span d = rd_str(&rec.dirs);
+		if (!span_path(d, path, sizeof(path)) || (rmdir(path) < 0 && errno != ENOENT))
+			goto out;
+	}
+	if (remove_state_dir(dirfd) < 0) {
+		snprintf(fast_err, sizeof(fast_err), "remove state directory: %s: %s", dir_path, strerror(errno));
+		out = FAILED;
+		goto out;
+	}
+	out = DONE;
+out:
+	if (pfd >= 0)
+		close(pfd);
+	close(dirfd);
+	return out;
+}
+
+/* Priority 101: before the other constructors (startcpu.c's pin), which
+ * the fast path does not need. */
+__attribute__((constructor(101))) static void husk_fast_path(void)
+{
+	static struct cmdline c;
+	struct request q = { 0 };
+	const char *s;
+	enum outcome out;
+
+	if (((s = getenv("_HUSK_NOFAST")) && *s) || ((s = getenv("_HUSK_SYNCFD")) && *s))
+		return;
+	if (read_cmdline(&c) < 0 || parse_request(&c, &q) < 0)
+		return;
+	if (!strcmp(q.cmd, "state"))
+		out = fast_state();
+	else if (!strcmp(q.cmd, "kill"))
+		out = fast_kill(q.signal);
+	else if (!strcmp(q.cmd, "start"))
+		out = fast_start();
+	else
+		out = fast_delete(q.force);
+	if (out == DONE)
+		_exit(0);
+	if (out == TO_GO)
+		fast_err[0] = '\0';
+}
+
+/* Signal names without the SIG prefix, for husk_parse_signal. */
+static const struct {
+	const char *name;
+	int sig;
+} signal_names[] = {
+	{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "BUS", SIGBUS },	    { "CHLD", SIGCHLD },
+	{ "CLD", SIGCHLD },  { "CONT", SIGCONT }, { "FPE", SIGFPE },	    { "HUP", SIGHUP },
+	{ "ILL", SIGILL },   { "INT", SIGINT },	  { "IO", SIGIO },	    { "IOT", SIGIOT },
+	{ "KILL", SIGKILL }, { "PIPE", SIGPIPE }, { "POLL", SIGPOLL },	    { "PROF", SIGPROF },
+	{ "PWR", SIGPWR },   { "QUIT", SIGQUIT }, { "SEGV", SIGSEGV },	    { "STKFLT", SIGSTKFLT },
+	{ "STOP", SIGSTOP }, { "SYS", SIGSYS },	  { "TERM", SIGTERM },	    { "TRAP", SIGTRAP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },	    { "URG", SIGURG },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "VTALRM", SIGVTALRM }, { "WINCH", SIGWINCH },
+	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+};
+
+/* Real-time signals as user space numbers them: glibc and musl keep 32
+ * and 33 for themselves, so RTMIN is 34 for `kill -l`, runc and every
+ * container image. */
+enum { SIG_RTMIN = 34, SIG_RTMAX = 64 };
+
+/* parse_decimal parses a whole string of decimal digits; -1 for anything
+ * else, or a number past 1000. */
+static long parse_decimal(const char *s)
+{
+	long v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 1000)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int husk_parse_signal(const char *raw)
+{
+	char name[16];
+	size_t n = strlen(raw);
+	long num = parse_decimal(raw);
+
+	if (num >= 0)
+		return num >= 1 && num <= SIG_RTMAX ? (int)num : 0;
+	if (n >= 3 && strncasecmp(raw, "SIG", 3) == 0) {
+		raw += 3;
+		n -= 3;
+	}
+	if (n == 0 || n >= sizeof(name))
+		return 0;
+	for (size_t k = 0; k <= n; k++)
+		name[k] = raw[k] >= 'a' && raw[k] <= 'z' ? raw[k] - 'a' + 'A' : raw[k];
+	for (size_t k = 0; k < sizeof(signal_names) / sizeof(signal_names[0]); k++)
+		if (!strcmp(name, signal_names[k].name))
+			return signal_names[k].sig;
+	/* RTMIN, RTMIN+N, RTMAX, RTMAX-N */
+	int base, sign;
+	if (!strncmp(name, "RTMIN", 5))
+		base = SIG_RTMIN, sign = 1;
+	else if (!strncmp(name, "RTMAX", 5))
+		base = SIG_RTMAX, sign = -1;
+	else
+		return 0;
+	if (name[5] == '\0')
+		return base;
+	if (name[5] != (sign > 0 ? '+' : '-'))
+		return 0;
+	long off = parse_decimal(name + 6);
+	if (off < 0)
+		return 0;
+	long sig = base + sign * off;
+	return sig >= SIG_RTMIN && sig <= SIG_RTMAX ? (int)sig : 0;
+}
