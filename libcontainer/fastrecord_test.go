@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/libcontainer/configs"
 )
 
 // readFastRecord decodes the fast record at the front of a state file as
@@ -70,5 +75,26 @@ func TestStateCodecReadsV2Files(t *testing.T) {
 	}
 	if got.fast != nil || got.ID != s.ID || got.Config.Process.Cwd != s.Config.Process.Cwd {
 		t.Errorf("v2 state read as %+v", got)
+	}
+}
+
+// otherDriver is a cgroup driver the fast record cannot describe.
+type otherDriver struct{ cgroups.Manager }
+
+// The record's flags tell the fast path what it may not do by itself.
+func TestFastRecordFlags(t *testing.T) {
+	cfg := &configs.Config{
+		Namespaces: []configs.Namespace{{Type: configs.NEWPID}},
+		Hooks:      &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}},
+	}
+	if got, want := newFastRecord(cfg, nil).flags, uint64(fastUsable|fastPoststart|fastNewPID); got != want {
+		t.Errorf("no cgroup, a poststart hook, a new PID namespace: flags %b, want %b", got, want)
+	}
+	cfg = &configs.Config{
+		Namespaces: []configs.Namespace{{Type: configs.NEWPID, Path: "/proc/1/ns/pid"}},
+		Hooks:      &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}},
+	}
+	if got, want := newFastRecord(cfg, otherDriver{}).flags, uint64(fastPoststop); got != want {
+		t.Errorf("another driver, a poststop hook, a joined PID namespace: flags %b, want %b", got, want)
 	}
 }
