@@ -15,6 +15,7 @@ import (
 	"github.com/husk-runtime/husk/cgroups/manager"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/libcontainer/hooks"
+	"github.com/husk-runtime/husk/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -72,8 +73,14 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		opts = &CreateOpts{}
 	}
 	// The sealed copy of the init helper is made while the state directory
-	// and the cgroup manager are set up (spawn waits for it).
+	// and the cgroup manager are set up (spawn waits for it); so is the
+	// network namespace, on another CPU.
 	PrepareSpawn()
+	var netns *nsenter.NetNS
+	if aheadNetNS(cfg) {
+		netns = nsenter.PrepareNetNS()
+		defer netns.Close()
+	}
 	endDir := opts.Trace.Begin("state-dir")
 	// The state root (mode 0700: the state directories hold the pid,
 	// cgroup and exec fifo, only root may look into them) is made on
@@ -173,6 +180,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		cgroup:        c.mgr,
 		cgroupCreated: cgroupCreated,
 		trace:         c.trace,
+		netns:         netns,
 	}
 	endPlan := c.trace.Begin("plan-encode")
 	s.execPlan, err = encodeInitPlan(id, cfg, filter, len(opts.ExtraFiles))

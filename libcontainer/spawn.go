@@ -29,6 +29,7 @@ const (
 	envMemcgFD    = "_HUSK_MEMCGFD"
 	envLateCgNS   = "_HUSK_LATE_CGROUPNS"
 	envDirect     = "_HUSK_DIRECT"
+	envNetNSFD    = "_HUSK_NETNSFD"
 )
 
 // directCloneFlags are the namespaces nsenter.SpawnInto can create with
@@ -93,6 +94,28 @@ type spawnSpec struct {
 	// oomScoreAdj is written by stage0, on the host's /proc before it
 	// joins any namespace, and inherited from there (nil: leave it).
 	oomScoreAdj *int
+	// netns, when set, is the container's network namespace being made
+	// ahead (see aheadNetNS): a process spawned directly joins it instead
+	// of creating its own.
+	netns *nsenter.NetNS
+}
+
+// aheadNetNS says whether Create has the container's network namespace
+// made ahead, on another thread (nsenter.NetNS): when the config asks for
+// a new one and the process may be spawned directly, which needs every
+// namespace new and none of the user or time namespaces. Whether it is
+// spawned directly is known later (the plan must cover the config); if
+// not, the namespace is discarded.
+func aheadNetNS(cfg *configs.Config) bool {
+	if !nsenter.CanSpawnInto || !cfg.NewNamespace(configs.NEWNET) {
+		return false
+	}
+	for _, ns := range cfg.Namespaces {
+		if ns.Path != "" || ns.Type == configs.NEWUSER || ns.Type == configs.NEWTIME {
+			return false
+		}
+	}
+	return true
 }
 
 // child is a started container process: in its namespaces and cgroup,
@@ -382,11 +405,24 @@ func spawn(s *spawnSpec) (*child, error) {
 	}
 	if direct {
 		env = append(env, envDirect+"=1")
+		flags := s.cloneFlags &^ unix.CLONE_NEWCGROUP
+		if s.netns != nil && flags&unix.CLONE_NEWNET != 0 {
+			// Made ahead: the process joins it first thing. Should it
+			// have failed, clone3 makes one (and says why it cannot).
+			end := s.trace.Begin("netns-wait")
+			fd, err := s.netns.Take()
+			end()
+			if err == nil {
+				defer unix.Close(fd)
+				fds = append(fds, fd)
+				env = append(env, envNetNSFD+"="+strconv.Itoa(len(fds)-1))
+				flags &^= unix.CLONE_NEWNET
+			}
+		}
 		// husk-init unblocks the signals nsenter.SpawnInto leaves blocked.
 		// The cgroup namespace waits until the process is in its cgroups:
 		// it unshares it itself.
-		pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds,
-			uintptr(s.cloneFlags&^unix.CLONE_NEWCGROUP), cgroupFD)
+		pid, err := nsenter.SpawnInto(path, []string{"husk-init"}, env, fds, uintptr(flags), cgroupFD)
 		closeChildSock()
 		endNs()
 		if err != nil {

@@ -30,6 +30,9 @@
  *                     clone3 (nsenter.SpawnInto): it is stage2 from the
  *                     start; it only joins the v1 cgroups, and its errors
  *                     are JSON "error" messages
+ *   _HUSK_NETNSFD     (with _HUSK_DIRECT) an fd of the new network
+ *                     namespace the parent made ahead (nsenter/netns.go),
+ *                     to join instead of a CLONE_NEWNET
  * (the v1 memory cgroup is not among the tasks files: the container process
  * joins it last, right before execve, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
@@ -376,11 +379,19 @@ static void become_container(int flags, int cgfd)
  * unshare and no process to fork, only the v1 cgroups to enter. */
 static void direct_container(int flags)
 {
+	const char *s;
 	int cgfd = -1;
 
 	/* Still the host's /proc: the root filesystem is not set up yet. */
 	write_oom_score_adj();
 	join_cgroups(&cgfd);
+	s = getenv("_HUSK_NETNSFD");
+	if (s && *s) {
+		int fd = atoi(s);
+		if (setns(fd, CLONE_NEWNET) < 0)
+			bail(1, "join the network namespace made ahead");
+		close(fd);
+	}
 	become_container(flags, cgfd);
 }
 

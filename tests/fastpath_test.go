@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +94,7 @@ func TestFastPathLifecycle(t *testing.T) {
 	b.waitStatus(id, specs.StateStopped)
 	b.sameState(id, specs.StateStopped)
 	b.mustFast("delete", id)
-	if _, err := os.Stat(filepath.Join(b.Root, id)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(b.Root, id)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state directory after delete: %v", err)
 	}
 	assertCgroupsGone(t, b.cgroupPath(id))

@@ -1,0 +1,71 @@
+/*
+ * A network namespace made ahead, on a thread of its own: see netns.go.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+struct husk_netns {
+	pthread_t thread;
+	int fd;
+	int err;
+};
+
+static void *netns_main(void *arg)
+{
+	struct husk_netns *n = arg;
+
+	/* The namespace is this thread's alone; the thread ends with it. */
+	if (unshare(CLONE_NEWNET) < 0) {
+		n->err = errno;
+		return NULL;
+	}
+	n->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (n->fd < 0)
+		n->err = errno;
+	return NULL;
+}
+
+/* husk_netns_start starts the thread; NULL (and *err) when it cannot. */
+struct husk_netns *husk_netns_start(int *err)
+{
+	struct husk_netns *n = calloc(1, sizeof(*n));
+	sigset_t all, old;
+
+	if (!n) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	n->fd = -1;
+	/* The thread starts with every signal blocked: a signal for husk
+	 * must reach one of the Go runtime's threads, not this one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	*err = pthread_create(&n->thread, NULL, netns_main, n);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (*err) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* husk_netns_finish waits for the thread and returns an fd of the
+ * namespace (close-on-exec), or -1 and *err; it frees n. */
+int husk_netns_finish(struct husk_netns *n, int *err)
+{
+	int fd;
+
+	pthread_join(n->thread, NULL);
+	fd = n->fd;
+	*err = n->err;
+	free(n);
+	return fd;
+}
