@@ -149,6 +149,21 @@ func initGoOnlyReason(cfg *configs.Config) string {
 	return ""
 }
 
+// initPlanCovers says whether encodeInitPlan will make a plan for cfg: no
+// initGoOnlyReason, and a known layout for every cgroup mount.
+func initPlanCovers(cfg *configs.Config) bool {
+	if initGoOnlyReason(cfg) != "" {
+		return false
+	}
+	for i := range cfg.Mounts {
+		if cfg.Mounts[i].Device == "cgroup" {
+			_, _, ok, err := rootfs.CgroupV1Layout(cfg.Cgroup)
+			return ok && err == nil
+		}
+	}
+	return true
+}
+
 // hasNamespace reports whether the container has a namespace of type t,
 // new or joined.
 func hasNamespace(cfg *configs.Config, t configs.NamespaceType) bool {

@@ -115,3 +115,30 @@ func TestInitGoOnlyReason(t *testing.T) {
 		}
 	}
 }
+
+// initPlanCovers, which Create asks before it has the network namespace
+// made ahead, agrees with encodeInitPlan.
+func TestInitPlanCoversAgreesWithEncode(t *testing.T) {
+	terminal := planConfig()
+	terminal.Process.Terminal = true
+	userns := planConfig()
+	userns.Namespaces = append(userns.Namespaces, configs.Namespace{Type: configs.NEWUSER})
+	cgroupMount := planConfig()
+	cgroupMount.Mounts = append(cgroupMount.Mounts, configs.Mount{Source: "cgroup", Destination: "/sys/fs/cgroup", Device: "cgroup"})
+	cgroupMount.Cgroup = &configs.Cgroup{Path: "/husk-plan-test/c1"}
+	relative := planConfig()
+	relative.Cgroup = &configs.Cgroup{Path: "c1"}
+	relative.Mounts = cgroupMount.Mounts
+	for name, cfg := range map[string]*configs.Config{
+		"plain": planConfig(), "terminal": terminal, "user namespace": userns,
+		"cgroup mount": cgroupMount, "cgroup mount, relative path": relative,
+	} {
+		plan, err := encodeInitPlan("c1", cfg, nil, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, want := initPlanCovers(cfg), plan != nil; got != want {
+			t.Errorf("%s: initPlanCovers %v, encodeInitPlan made a plan: %v", name, got, want)
+		}
+	}
+}

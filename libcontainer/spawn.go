@@ -13,6 +13,7 @@ import (
 	"github.com/husk-runtime/husk/internal/rawfile"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/nsenter"
+	"github.com/husk-runtime/husk/nsenter/inithelper"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,12 +103,12 @@ type spawnSpec struct {
 
 // aheadNetNS says whether Create has the container's network namespace
 // made ahead, on another thread (nsenter.NetNS): when the config asks for
-// a new one and the process may be spawned directly, which needs every
-// namespace new and none of the user or time namespaces. Whether it is
-// spawned directly is known later (the plan must cover the config); if
-// not, the namespace is discarded.
+// a new one and its process will be spawned directly (see spawn), which
+// takes husk-init, an init plan (initPlanCovers) and only new namespaces,
+// none of them a user or time namespace. Should the process not be
+// spawned directly after all, the namespace is discarded.
 func aheadNetNS(cfg *configs.Config) bool {
-	if !nsenter.CanSpawnInto || !cfg.NewNamespace(configs.NEWNET) {
+	if !nsenter.CanSpawnInto || !cfg.NewNamespace(configs.NEWNET) || inithelper.Open() == nil {
 		return false
 	}
 	for _, ns := range cfg.Namespaces {
@@ -115,7 +116,7 @@ func aheadNetNS(cfg *configs.Config) bool {
 			return false
 		}
 	}
-	return true
+	return initPlanCovers(cfg)
 }
 
 // child is a started container process: in its namespaces and cgroup,
