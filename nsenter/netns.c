@@ -27,7 +27,8 @@ static void *netns_main(void *arg)
 		n->err = errno;
 		return NULL;
 	}
-	n->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	/* openat: musl's open adds an fcntl for O_CLOEXEC. */
+	n->fd = openat(AT_FDCWD, "/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (n->fd < 0)
 		n->err = errno;
 	return NULL;
@@ -37,6 +38,7 @@ static void *netns_main(void *arg)
 struct husk_netns *husk_netns_start(int *err)
 {
 	struct husk_netns *n = calloc(1, sizeof(*n));
+	pthread_attr_t attr;
 	sigset_t all, old;
 
 	if (!n) {
@@ -47,9 +49,13 @@ struct husk_netns *husk_netns_start(int *err)
 	/* The thread starts with every signal blocked: a signal for husk
 	 * must reach one of the Go runtime's threads, not this one. */
 	sigfillset(&all);
+	pthread_attr_init(&attr);
+	/* It needs little stack; the default is husk's 1 MiB. */
+	pthread_attr_setstacksize(&attr, 64 << 10);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	*err = pthread_create(&n->thread, NULL, netns_main, n);
+	*err = pthread_create(&n->thread, &attr, netns_main, n);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (*err) {
 		free(n);
 		return NULL;

@@ -50,6 +50,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fastpath.h"
@@ -153,7 +154,7 @@ static char state_buf[65536]; /* the state file */
 
 static int read_cmdline(struct cmdline *c)
 {
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	int fd = openat(AT_FDCWD, "/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n = read(fd, c->buf, sizeof(c->buf) - 1);
@@ -252,7 +253,7 @@ static int parse_request(struct cmdline *c, struct request *q)
 		return -1;
 	if (log) {
 		/* Go opens (creates) the log file whatever happens. */
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int fd = openat(AT_FDCWD, log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return -1;
 		close(fd);
@@ -260,11 +261,23 @@ static int parse_request(struct cmdline *c, struct request *q)
 	return 0;
 }
 
-/* read_record reads the state file of the directory dirfd into state_buf
- * and its fast record into rec; 0 when it has a usable one. */
+/* in_dir returns the path of name in the state directory: relative to
+ * dirfd, the open directory, or whole for AT_FDCWD. */
+static const char *in_dir(int dirfd, const char *name)
+{
+	static char path[sizeof(dir_path) + 16];
+	if (dirfd != AT_FDCWD)
+		return name;
+	snprintf(path, sizeof(path), "%s/%s", dir_path, name);
+	return path;
+}
+
+/* read_record reads the state file of the state directory (dirfd, see
+ * in_dir) into state_buf and its fast record into rec; 0 when it has a
+ * usable one. */
 static int read_record(int dirfd, struct record *rec)
 {
-	int fd = openat(dirfd, "state", O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, in_dir(dirfd, "state"), O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	/* A short read of a regular file is its end (as rawfile.ReadWhole). */
@@ -312,7 +325,7 @@ static const char *span_path(struct span s, char *buf, size_t size)
  * terminated; the length, or -1 with errno. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n;
@@ -367,7 +380,7 @@ static int alive(const struct record *rec)
 enum status { STOPPED, CREATED, RUNNING, PAUSED, UNKNOWN };
 static const char *const status_names[] = { "stopped", "created", "running", "paused" };
 
-/* status is libcontainer's Container.status. UNKNOWN is a cgroup v2
+/* status is libcontainer's Container.status (dirfd: see in_dir). UNKNOWN is a cgroup v2
  * freeze that was asked for: only cgroup.events tells whether it is
  * complete, which is left to Go. */
 static enum status status(int dirfd, const struct record *rec)
@@ -377,7 +390,7 @@ static enum status status(int dirfd, const struct record *rec)
 
 	if (!alive(rec))
 		return STOPPED;
-	if (fstatat(dirfd, "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (fstatat(dirfd, in_dir(dirfd, "exec.fifo"), &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return CREATED;
 	if (!span_path(rec->freeze_file, path, sizeof(path)) || read_small(path, buf, sizeof(buf)) < 0)
 		return RUNNING;
@@ -387,24 +400,10 @@ static enum status status(int dirfd, const struct record *rec)
 	return strcmp(buf, "FROZEN") == 0 ? PAUSED : RUNNING;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
 /* open_locked opens the state directory and takes Go's lock (lockDir). */
 static int open_locked(void)
 {
-	int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	int r;
@@ -453,21 +452,52 @@ const char *husk_fast_path_error(void)
 	return fast_err;
 }
 
+/* print_state writes `husk state`'s JSON: the record's head, the pid and
+ * the status, the tail (State.IndentedJSON). */
+static int print_state(const struct record *rec, enum status st)
+{
+	char mid[64];
+	struct iovec iov[3] = {
+		{ (void *)rec->head.p, rec->head.n },
+		{ mid, 0 },
+		{ (void *)rec->tail.p, rec->tail.n },
+	};
+	iov[1].iov_len = snprintf(mid, sizeof(mid), "%d,\n  \"status\": \"%s\"", st == STOPPED ? 0 : (int)rec->pid,
+				  status_names[st]);
+	size_t left = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
+	struct iovec *v = iov;
+	int nv = 3;
+	while (left > 0) {
+		ssize_t w = writev(1, v, nv);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		left -= w;
+		/* A short write: skip what was written. */
+		while (nv > 0 && (size_t)w >= v->iov_len) {
+			w -= v->iov_len;
+			v++;
+			nv--;
+		}
+		if (nv > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= w;
+		}
+	}
+	return 0;
+}
+
 static enum outcome fast_state(void)
 {
-	int dirfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return TO_GO;
+	/* No lock, as Go's state takes none: the paths from AT_FDCWD. */
 	struct record rec;
 	enum status st = UNKNOWN;
-	if (read_record(dirfd, &rec) == 0)
-		st = status(dirfd, &rec);
-	close(dirfd);
+	if (read_record(AT_FDCWD, &rec) == 0)
+		st = status(AT_FDCWD, &rec);
 	if (st == UNKNOWN)
 		return TO_GO;
-	char mid[64];
-	int n = snprintf(mid, sizeof(mid), "%d,\n  \"status\": \"%s\"", st == STOPPED ? 0 : (int)rec.pid, status_names[st]);
-	if (write_all(1, rec.head.p, rec.head.n) || write_all(1, mid, n) || write_all(1, rec.tail.p, rec.tail.n)) {
+	if (print_state(&rec, st) < 0) {
 		snprintf(fast_err, sizeof(fast_err), "write /dev/stdout: %s", strerror(errno));
 		return FAILED;
 	}
@@ -479,18 +509,13 @@ static enum outcome fast_kill(const char *sigarg)
 	int sig = SIGTERM;
 	if (sigarg && (sig = husk_parse_signal(sigarg)) <= 0)
 		return TO_GO;
-	int dirfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return TO_GO;
 	struct record rec;
-	int ok = read_record(dirfd, &rec) == 0;
-	close(dirfd);
-	if (!ok)
+	if (read_record(AT_FDCWD, &rec) < 0)
 		return TO_GO;
 	int pfd = pidfd_alive(&rec);
 	if (pfd < 0)
 		return TO_GO;
-	ok = syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0;
+	int ok = syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0;
 	close(pfd);
 	return ok ? DONE : TO_GO;
 }
