@@ -39,6 +39,17 @@ func (b *bundle) huskVia(fast bool, args ...string) (stdout, stderr string, code
 	return readAll(b.t, outF), strings.Join(rest, "\n"), code, goRan
 }
 
+// fastPathBundle is newBundle for a test of husk's fast path, run in
+// parallel with others.
+func fastPathBundle(t *testing.T) *bundle {
+	t.Helper()
+	if !isHusk() {
+		t.Skip("husk's fast path")
+	}
+	t.Parallel()
+	return newBundle(t)
+}
+
 // mustFast runs a command that the fast path must complete by itself.
 func (b *bundle) mustFast(args ...string) string {
 	b.t.Helper()
@@ -80,11 +91,7 @@ func (b *bundle) sameStateVia(id string, want specs.ContainerState, byItself boo
 // Go runtime starts, and do what Go does: the same JSON, the program
 // started, the signal delivered, the cgroup and state directory removed.
 func TestFastPathLifecycle(t *testing.T) {
-	if !isHusk() {
-		t.Skip("husk's fast path")
-	}
-	t.Parallel()
-	b := newBundle(t)
+	b := fastPathBundle(t)
 	id, pid := b.create("sleep", "1000")
 	b.sameState(id, specs.StateCreated)
 	b.mustFast("start", id)
@@ -122,11 +129,7 @@ func TestFastPathLifecycle(t *testing.T) {
 // asked for), hooks, flags it does not know, a paused container on
 // cgroup v2.
 func TestFastPathLeavesTheRestToGo(t *testing.T) {
-	if !isHusk() {
-		t.Skip("husk's fast path")
-	}
-	t.Parallel()
-	b := newBundle(t)
+	b := fastPathBundle(t)
 	id, pid := b.startDetached("sleep", "1000")
 	for _, c := range []struct {
 		args []string
@@ -174,11 +177,7 @@ func TestFastPathLeavesTheRestToGo(t *testing.T) {
 // kill's signal names and numbers are the same in C as in Go (which
 // shares fastpath.c's table): each reaches the process as that signal.
 func TestFastPathKillSignals(t *testing.T) {
-	if !isHusk() {
-		t.Skip("husk's fast path")
-	}
-	t.Parallel()
-	b := newBundle(t)
+	b := fastPathBundle(t)
 	// The shell reports each signal it traps in a file, then goes on.
 	out := filepath.Join("/tmp", "sigs")
 	script := "for s in HUP USR1 USR2 TERM; do trap \"echo $s >> " + out + "\" $s; done; echo ready > " + out + "; while :; do sleep 0.05; done"

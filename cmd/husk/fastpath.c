@@ -42,6 +42,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,21 @@ const char *husk_fast_path_error(void)
 	return fast_err;
 }
 
+/* failed keeps the error of a step past the point of no return for Go:
+ * the formatted text, then errno's. */
+static enum outcome __attribute__((format(printf, 1, 2))) failed(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(fast_err, sizeof(fast_err), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(fast_err))
+		snprintf(fast_err + n, sizeof(fast_err) - n, ": %s", strerror(saved));
+	return FAILED;
+}
+
 /* print_state writes `husk state`'s JSON: the record's head, the pid and
  * the status, the tail (State.IndentedJSON). */
 static int print_state(const struct record *rec, enum status st)
@@ -497,10 +513,8 @@ static enum outcome fast_state(void)
 		st = status(AT_FDCWD, &rec);
 	if (st == UNKNOWN)
 		return TO_GO;
-	if (print_state(&rec, st) < 0) {
-		snprintf(fast_err, sizeof(fast_err), "write /dev/stdout: %s", strerror(errno));
-		return FAILED;
-	}
+	if (print_state(&rec, st) < 0)
+		return failed("write /dev/stdout");
 	return DONE;
 }
 
@@ -543,12 +557,7 @@ static enum outcome fast_start(void)
 		goto out;
 	/* The program runs (or is about to): from here on, Go would not
 	 * find the container in a state it can start. */
-	if (unlinkat(dirfd, "exec.fifo", 0) < 0) {
-		snprintf(fast_err, sizeof(fast_err), "remove %s/exec.fifo: %s", dir_path, strerror(errno));
-		out = FAILED;
-		goto out;
-	}
-	out = DONE;
+	out = unlinkat(dirfd, "exec.fifo", 0) < 0 ? failed("remove %s/exec.fifo", dir_path) : DONE;
 out:
 	if (ffd >= 0)
 		close(ffd);
@@ -616,12 +625,7 @@ static enum outcome fast_delete(int force)
 		if (!span_path(d, path, sizeof(path)) || (rmdir(path) < 0 && errno != ENOENT))
 			goto out;
 	}
-	if (remove_state_dir(dirfd) < 0) {
-		snprintf(fast_err, sizeof(fast_err), "remove state directory: %s: %s", dir_path, strerror(errno));
-		out = FAILED;
-		goto out;
-	}
-	out = DONE;
+	out = remove_state_dir(dirfd) < 0 ? failed("remove state directory: %s", dir_path) : DONE;
 out:
 	if (pfd >= 0)
 		close(pfd);
