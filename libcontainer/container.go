@@ -795,10 +795,13 @@ func (c *Container) Delete(force bool) error {
 	}
 	if c.mgr != nil {
 		// Processes of a container without its own PID namespace may
-		// outlive init: they go too.
-		if pids, _ := c.mgr.GetAllPids(); len(pids) > 0 {
-			signalAll(c.mgr, unix.SIGKILL)
-			waitPids(pids)
+		// outlive init: they go too. (With its own, the kernel killed
+		// them all with init, as runc assumes too.)
+		if !c.state.Config.NewNamespace(configs.NEWPID) {
+			if pids, _ := c.mgr.GetAllPids(); len(pids) > 0 {
+				signalAll(c.mgr, unix.SIGKILL)
+				waitPids(pids)
+			}
 		}
 		if err := c.mgr.Destroy(); err != nil {
 			return err

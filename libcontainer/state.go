@@ -184,7 +184,8 @@ func loadConfig(dir string) (*configs.Config, error) {
 
 func loadState(dir string) (*persistedState, error) {
 	path := filepath.Join(dir, stateFile)
-	b, err := rawfile.ReadWhole(path, 1024)
+	// A default config's state is ~1.3 KiB: one read.
+	b, err := rawfile.ReadWhole(path, 4096)
 	if errors.Is(err, fs.ErrNotExist) {
 		return loadLegacyState(dir, err)
 	}
