@@ -407,7 +407,7 @@ func spawn(s *spawnSpec) (*child, error) {
 	if direct {
 		env = append(env, envDirect+"=1")
 		flags := s.cloneFlags &^ unix.CLONE_NEWCGROUP
-		if s.netns != nil && flags&unix.CLONE_NEWNET != 0 {
+		if s.netns != nil && flags&unix.CLONE_NEWNET != 0 && len(fds) < nsenter.SpawnMaxFds {
 			// Made ahead: the process joins it first thing. Should it
 			// have failed, clone3 makes one (and says why it cannot).
 			end := s.trace.Begin("netns-wait")

@@ -37,13 +37,16 @@ func SpawnInto(path string, argv, env []string, fds []int, flags uintptr, cgroup
 	return spawn(path, argv, env, fds, flags, cgroupFD)
 }
 
+// SpawnMaxFds is the most fds Spawn and SpawnInto pass.
+const SpawnMaxFds = C.HUSK_SPAWN_MAXFDS
+
 // CanSpawnInto says whether SpawnInto is implemented on this architecture:
 // the child of its clone3 call starts on a new stack, which takes a few
 // lines of assembly, written for x86-64 only.
 const CanSpawnInto = runtime.GOARCH == "amd64"
 
 func spawn(path string, argv, env []string, fds []int, flags uintptr, cgroupFD int) (int, error) {
-	if len(fds) > C.HUSK_SPAWN_MAXFDS {
+	if len(fds) > SpawnMaxFds {
 		return 0, errors.New("spawn: too many fds")
 	}
 	cpath := C.CString(path)

@@ -381,9 +381,9 @@ static int alive(const struct record *rec)
 enum status { STOPPED, CREATED, RUNNING, PAUSED, UNKNOWN };
 static const char *const status_names[] = { "stopped", "created", "running", "paused" };
 
-/* status is libcontainer's Container.status (dirfd: see in_dir). UNKNOWN is a cgroup v2
- * freeze that was asked for: only cgroup.events tells whether it is
- * complete, which is left to Go. */
+/* status is libcontainer's Container.status (dirfd: see in_dir). UNKNOWN
+ * is a cgroup v2 freeze that was asked for: only cgroup.events tells
+ * whether it is complete, which is left to Go. */
 static enum status status(int dirfd, const struct record *rec)
 {
 	struct stat st;
