@@ -104,19 +104,21 @@ type spawnSpec struct {
 // aheadNetNS says whether Create has the container's network namespace
 // made ahead, on another thread (nsenter.NetNS): when the config asks for
 // a new one and its process will be spawned directly (see spawn), which
-// takes husk-init, an init plan (initPlanCovers) and only new namespaces,
-// none of them a user or time namespace. Should the process not be
-// spawned directly after all, the namespace is discarded.
+// takes husk-init, an init plan (initPlanCovers) and namespaces that
+// directNamespaces accepts. Should the process not be spawned directly
+// after all, the namespace is discarded.
 func aheadNetNS(cfg *configs.Config) bool {
-	if !nsenter.CanSpawnInto || !cfg.NewNamespace(configs.NEWNET) || inithelper.Open() == nil {
-		return false
-	}
-	for _, ns := range cfg.Namespaces {
-		if ns.Path != "" || ns.Type == configs.NEWUSER || ns.Type == configs.NEWTIME {
-			return false
-		}
-	}
-	return initPlanCovers(cfg)
+	var ns spawnSpec
+	nsBootstrap(&ns, cfg)
+	return ns.cloneFlags&unix.CLONE_NEWNET != 0 && ns.directNamespaces() &&
+		inithelper.Open() != nil && initPlanCovers(cfg)
+}
+
+// directNamespaces says whether s's namespaces let husk clone the process
+// itself (nsenter.SpawnInto, see spawn): all of them new, and none that
+// needs work between its creation and the process's (user, time).
+func (s *spawnSpec) directNamespaces() bool {
+	return nsenter.CanSpawnInto && len(s.nsPaths) == 0 && s.cloneFlags&^directCloneFlags == 0
 }
 
 // child is a started container process: in its namespaces and cgroup,
@@ -325,8 +327,7 @@ func spawn(s *spawnSpec) (*child, error) {
 	// the host's mount namespace. stage0 joins the namespaces from
 	// outside that PID namespace, in husk-init's own memory, and the
 	// process it forks is inside all of them from its first instruction.
-	direct := helper && s.initType == initStandard && len(s.nsPaths) == 0 && nsenter.CanSpawnInto &&
-		s.cloneFlags&^directCloneFlags == 0
+	direct := helper && s.initType == initStandard && s.directNamespaces()
 	var join cgroups.JoinSpec
 	cgroupFD := -1
 	if s.cgroup != nil {

@@ -8,9 +8,12 @@ import (
 	"testing"
 )
 
-// initPhases runs `husk --trace F <args>` and returns the output and the
-// names of the phases timed inside the container.
-func (b *bundle) initPhases(args ...string) (string, []string) {
+// traceEvent is a phase of a `husk --trace` timeline.
+type traceEvent struct{ Name, Process string }
+
+// traced runs `husk --trace F <args>` and returns the output and the
+// phases of the trace.
+func (b *bundle) traced(args ...string) (string, []traceEvent) {
 	b.t.Helper()
 	trace := filepath.Join(b.t.TempDir(), "trace.json")
 	out := b.mustHusk(append([]string{"--trace", trace}, args...)...)
@@ -18,14 +21,20 @@ func (b *bundle) initPhases(args ...string) (string, []string) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	var tr struct {
-		Events []struct{ Name, Process string }
-	}
+	var tr struct{ Events []traceEvent }
 	if err := json.Unmarshal(data, &tr); err != nil {
 		b.t.Fatalf("trace %s: %v", data, err)
 	}
+	return out, tr.Events
+}
+
+// initPhases runs `husk --trace F <args>` and returns the output and the
+// names of the phases timed inside the container.
+func (b *bundle) initPhases(args ...string) (string, []string) {
+	b.t.Helper()
+	out, events := b.traced(args...)
 	var names []string
-	for _, e := range tr.Events {
+	for _, e := range events {
 		if e.Process == "init" {
 			names = append(names, e.Name)
 		}

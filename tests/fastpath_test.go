@@ -23,20 +23,16 @@ func (b *bundle) huskVia(fast bool, args ...string) (stdout, stderr string, code
 	if !fast {
 		cmd.Env = append(cmd.Env, "_HUSK_NOFAST=1")
 	}
-	outF, errF := b.tempFile("stdout"), b.tempFile("stderr")
-	defer outF.Close()
-	defer errF.Close()
-	cmd.Stdout, cmd.Stderr = outF, errF
-	code = runCmd(b.t, cmd)
+	stdout, errOut, code := b.runCaptured(cmd)
 	var rest []string
-	for _, l := range lines(readAll(b.t, errF)) {
+	for _, l := range lines(errOut) {
 		if strings.HasPrefix(l, "init ") && strings.Contains(l, " ms clock") {
 			goRan = true
 			continue
 		}
 		rest = append(rest, l)
 	}
-	return readAll(b.t, outF), strings.Join(rest, "\n"), code, goRan
+	return stdout, strings.Join(rest, "\n"), code, goRan
 }
 
 // fastPathBundle is newBundle for a test of husk's fast path, run in

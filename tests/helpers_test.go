@@ -370,6 +370,13 @@ func (b *bundle) huskStdin(stdin io.Reader, args ...string) (stdout, stderr stri
 	b.t.Helper()
 	cmd := b.command(args...)
 	cmd.Stdin = stdin
+	return b.runCaptured(cmd)
+}
+
+// runCaptured runs cmd (a runtime invocation, see command) to completion
+// and returns what it wrote and its exit code.
+func (b *bundle) runCaptured(cmd *exec.Cmd) (stdout, stderr string, code int) {
+	b.t.Helper()
 	// Regular files, not pipes: a detached container inherits the
 	// runtime's stdout/stderr, and exec.Cmd would wait for it to close
 	// pipes before returning.

@@ -1,9 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -28,27 +25,16 @@ func TestNetNSMadeAhead(t *testing.T) {
 		}
 	}
 	b.Spec.Mounts = mounts
-	trace := filepath.Join(t.TempDir(), "trace.json")
 	id := b.newID()
 	b.Spec.Process.Args = sh("readlink /proc/self/ns/net; cat /proc/net/dev")
 	b.writeSpec(id)
-	out := b.mustHusk("--trace", trace, "run", "--bundle", b.Dir, id)
-	data, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr struct {
-		Events []struct{ Name, Process string }
-	}
-	if err := json.Unmarshal(data, &tr); err != nil {
-		t.Fatalf("trace %s: %v", data, err)
-	}
+	out, events := b.traced("run", "--bundle", b.Dir, id)
 	ahead := false
-	for _, e := range tr.Events {
+	for _, e := range events {
 		ahead = ahead || e.Process == "husk" && e.Name == "netns-wait"
 	}
 	if !ahead {
-		t.Errorf("no netns-wait phase in the trace: the network namespace was not made ahead\n%s", data)
+		t.Errorf("no netns-wait phase in the trace: the network namespace was not made ahead: %v", events)
 	}
 	l := lines(out)
 	if len(l) < 2 || l[0] == hostNsLink(t, "net") {
