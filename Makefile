@@ -116,6 +116,6 @@ install: husk
 	install -D -m 0755 husk $(DESTDIR)$(PREFIX)/sbin/husk
 
 clean:
-	rm -f husk $(INIT_HELPER)
+	rm -f husk $(INIT_HELPER) nsenter/inithelper/husk_init.h
 	rm -rf .build
 	rm -rf demo-bundle

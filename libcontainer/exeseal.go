@@ -156,32 +156,30 @@ func sealedMemfd(name string, fill func(fd int) error) (int, error) {
 // or not.
 func sealedHelper() int {
 	sealedHelperOnce.Do(func() {
-		sealedHelperFd = -1
-		src := inithelper.Open()
-		if src == nil {
-			return
-		}
-		fd, err := sealedMemfd("husk-init", func(fd int) error {
-			var buf [16 << 10]byte // on the stack: no heap for a one-off copy
-			_, err := io.CopyBuffer(fdWriter(fd), struct{ io.Reader }{src}, buf[:])
-			return err
-		})
+		fd, ahead, err := inithelper.Sealed()
 		if err != nil {
-			return
+			fd = -1
 		}
-		sealedHelperFd = fd
+		sealedHelperFd, sealedHelperAhead = fd, ahead
 	})
 	return sealedHelperFd
 }
 
 var (
-	sealedHelperOnce sync.Once
-	sealedHelperFd   int
+	sealedHelperOnce  sync.Once
+	sealedHelperFd    int
+	sealedHelperAhead inithelper.Ahead // when the husk command's constructor had it made
 )
 
 // PrepareSpawn starts making, in the background, what starting a container
 // process needs (the sealed copy of the init helper), so that it is ready
 // when Create or Exec gets there: a caller calls it as soon as it knows it
 // will create or exec, before its own set-up (parsing a config, loading a
-// container). Optional; later calls do nothing.
-func PrepareSpawn() { go sealedHelper() }
+// container). Optional; later calls do nothing. In the husk command the
+// copy is already being made, by a C thread started before the Go runtime
+// (inithelper.SealingAhead): then a goroutine would only wait for it.
+func PrepareSpawn() {
+	if !inithelper.SealingAhead() {
+		go sealedHelper()
+	}
+}

@@ -111,7 +111,7 @@ func aheadNetNS(cfg *configs.Config) bool {
 	var ns spawnSpec
 	nsBootstrap(&ns, cfg)
 	return ns.cloneFlags&unix.CLONE_NEWNET != 0 && ns.directNamespaces() &&
-		inithelper.Open() != nil && initPlanCovers(cfg)
+		inithelper.Present() && initPlanCovers(cfg)
 }
 
 // directNamespaces says whether s's namespaces let husk clone the process
@@ -225,6 +225,9 @@ func spawn(s *spawnSpec) (*child, error) {
 	helper := false
 	if s.execPlan != nil {
 		if fd := sealedHelper(); fd >= 0 {
+			if a := sealedHelperAhead; !a.Start.IsZero() {
+				s.trace.span("seal-ahead", a.Start, a.End)
+			}
 			exe, helper = uintptr(fd), true
 		}
 	}

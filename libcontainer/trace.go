@@ -29,6 +29,10 @@ type TraceEvent struct {
 // NewTrace starts a trace whose time zero is now.
 func NewTrace() *Trace { return &Trace{start: time.Now()} }
 
+// NewTraceAt starts a trace whose time zero is start, which must not be
+// later than now: the start of the process, for one.
+func NewTraceAt(start time.Time) *Trace { return &Trace{start: start} }
+
 // Begin starts a phase of the runtime process; call the result to end it.
 func (t *Trace) Begin(name string) func() {
 	if t == nil {
@@ -36,6 +40,14 @@ func (t *Trace) Begin(name string) func() {
 	}
 	s := time.Now()
 	return func() { t.add(name, "husk", s, time.Now()) }
+}
+
+// span records a phase of the runtime process timed by other means: one
+// that ran on a C thread, before the trace (and the Go runtime) started.
+func (t *Trace) span(name string, s, e time.Time) {
+	if t != nil {
+		t.add(name, "husk", s, e)
+	}
 }
 
 func (t *Trace) add(name, proc string, s, e time.Time) {

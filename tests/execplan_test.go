@@ -9,7 +9,10 @@ import (
 )
 
 // traceEvent is a phase of a `husk --trace` timeline.
-type traceEvent struct{ Name, Process string }
+type traceEvent struct {
+	Name, Process string
+	StartUs       float64 `json:"start_us"`
+}
 
 // traced runs `husk --trace F <args>` and returns the output and the
 // phases of the trace.

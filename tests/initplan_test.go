@@ -176,6 +176,48 @@ func TestPlanProcessesRunTheInitHelper(t *testing.T) {
 	}
 }
 
+// The husk command has the sealed copy of its init helper made by a C
+// thread started from its constructor, before the Go runtime, for the
+// commands that start a container process (run, create, exec): the trace
+// shows it as seal-ahead, begun before Go's main (the total phase).
+func TestInitHelperSealedAhead(t *testing.T) {
+	if !isHusk() {
+		t.Skip("husk-init is husk's own")
+	}
+	if _, err := os.Stat("../nsenter/inithelper/bin/husk-init"); err != nil {
+		t.Skip("husk was built without its init helper (no musl-gcc)")
+	}
+	t.Parallel()
+	b := newBundle(t)
+	id, _ := b.startDetached("sleep", "100")
+	check := func(what string, events []traceEvent) {
+		t.Helper()
+		var seal, total *traceEvent
+		for i, e := range events {
+			if e.Process == "husk" && e.Name == "seal-ahead" {
+				seal = &events[i]
+			}
+			if e.Process == "husk" && e.Name == "total" {
+				total = &events[i]
+			}
+		}
+		if seal == nil || total == nil {
+			t.Fatalf("%s: no seal-ahead or total phase in the trace: %v", what, events)
+		}
+		if seal.StartUs >= total.StartUs {
+			t.Errorf("%s: seal-ahead starts at %.0f µs, after Go's main (%.0f µs)", what, seal.StartUs, total.StartUs)
+		}
+	}
+	_, events := b.traced("exec", id, "true")
+	check("exec", events)
+	// --debug and --log before the command are skipped over.
+	id2 := b.newID()
+	b.Spec.Process.Args = []string{"true"}
+	b.writeSpec(id2)
+	_, events = b.traced("--debug", "--log", filepath.Join(b.Dir, "log"), "run", "--bundle", b.Dir, id2)
+	check("run", events)
+}
+
 // husk starts its init helper with every signal blocked (it unblocks them
 // itself): the container's program, first process or exec'd, starts with
 // none blocked, as with runc. (Ignored signals are inherited from whoever

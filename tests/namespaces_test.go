@@ -176,7 +176,9 @@ func TestTimeNamespaceOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("container /proc/uptime: %q", out)
 	}
-	if got < before+10000 || got > after+10000+1 {
+	// /proc/uptime has two decimals: 12177.73+10000 is a hair above
+	// 22177.73 in floating point.
+	if got < before+10000-0.01 || got > after+10000+1 {
 		t.Errorf("container uptime %.2f, want host uptime (%.2f..%.2f) + 10000", got, before, after)
 	}
 	if h := hostUptime(t); h > 10000+after {

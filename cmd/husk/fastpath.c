@@ -52,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fastpath.h"
@@ -633,18 +634,55 @@ out:
 	return out;
 }
 
+/* image.c, in package nsenter/inithelper. */
+extern void husk_init_seal_ahead(void);
+
+/* starts_process says whether the command is one that starts a container
+ * process (run, create, exec), whatever global flags come before it. */
+static int starts_process(struct cmdline *c)
+{
+	static const char *const valued[] = { "root", "log", "log-format", "criu", "rootless", "trace" };
+
+	for (int i = 1; i < c->argc; i++) {
+		const char *a = c->argv[i];
+		if (a[0] != '-')
+			return !strcmp(a, "run") || !strcmp(a, "create") || !strcmp(a, "exec");
+		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
+			if (flag_value(c, &i, valued[k]))
+				break;
+	}
+	return 0;
+}
+
 /* Priority 101: before the other constructors (startcpu.c's pin), which
- * the fast path does not need. */
+ * the fast path does not need; and the thread husk_init_seal_ahead starts
+ * keeps every CPU husk was given. */
+static long long start_ns;
+
+long long husk_start_ns(void)
+{
+	return start_ns;
+}
+
 __attribute__((constructor(101))) static void husk_fast_path(void)
 {
 	static struct cmdline c;
 	struct request q = { 0 };
+	struct timespec ts;
 	const char *s;
 	enum outcome out;
 
-	if (((s = getenv("_HUSK_NOFAST")) && *s) || ((s = getenv("_HUSK_SYNCFD")) && *s))
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		start_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (((s = getenv("_HUSK_SYNCFD")) && *s) || read_cmdline(&c) < 0)
 		return;
-	if (read_cmdline(&c) < 0 || parse_request(&c, &q) < 0)
+	if (starts_process(&c)) {
+		/* Go starts the process from a sealed copy of husk-init: it is
+		 * made on another CPU while the Go runtime starts. */
+		husk_init_seal_ahead();
+		return;
+	}
+	if (((s = getenv("_HUSK_NOFAST")) && *s) || parse_request(&c, &q) < 0)
 		return;
 	if (!strcmp(q.cmd, "state"))
 		out = fast_state();

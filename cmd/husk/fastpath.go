@@ -3,7 +3,10 @@ package main
 // #include "fastpath.h"
 import "C"
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // fastPathError returns the error of a command that fastpath.c began in
 // C, before the Go runtime started, and could not finish (nil when it
@@ -15,3 +18,8 @@ func fastPathError() error {
 	}
 	return nil
 }
+
+// processStart is when this process started running husk's code: the time
+// fastpath.c's constructor, the first one, recorded before the Go runtime
+// started.
+func processStart() time.Time { return time.Unix(0, int64(C.husk_start_ns())) }

@@ -11,4 +11,8 @@ int husk_parse_signal(const char *raw);
  * none. */
 const char *husk_fast_path_error(void);
 
+/* husk_start_ns returns when the first constructor ran (CLOCK_REALTIME,
+ * in ns): the time zero of --trace. */
+long long husk_start_ns(void);
+
 #endif

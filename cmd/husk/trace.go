@@ -15,8 +15,11 @@ var (
 	endTotal  func()
 )
 
+// startTrace starts the trace of this command. Its time zero is when the
+// process started (processStart), so that the time before the first phase
+// is the Go runtime's start, and what C threads did meanwhile shows.
 func startTrace(path string) {
-	tracer = libcontainer.NewTrace()
+	tracer = libcontainer.NewTraceAt(processStart())
 	tracePath = path
 	endTotal = tracer.Begin("total")
 }

@@ -1,0 +1,12 @@
+#ifndef HUSK_INIT_IMAGE_H
+#define HUSK_INIT_IMAGE_H
+#include <stddef.h>
+
+/* husk-init's bytes and sealed copies of them: image.c. */
+const unsigned char *husk_init_image(size_t *size);
+int husk_init_memfd(int *err);
+void husk_init_seal_ahead(void);
+int husk_init_take_sealed(long long *start_ns, long long *end_ns);
+int husk_init_sealing_ahead(void);
+
+#endif
