@@ -654,9 +654,6 @@ static int starts_process(struct cmdline *c)
 	return 0;
 }
 
-/* Priority 101: before the other constructors (startcpu.c's pin), which
- * the fast path does not need; and the thread husk_init_seal_ahead starts
- * keeps every CPU husk was given. */
 static long long start_ns;
 
 long long husk_start_ns(void)
@@ -664,6 +661,9 @@ long long husk_start_ns(void)
 	return start_ns;
 }
 
+/* Priority 101: before the other constructors (startcpu.c's pin), which
+ * the fast path does not need; and the thread husk_init_seal_ahead starts
+ * keeps every CPU husk was given. */
 __attribute__((constructor(101))) static void husk_fast_path(void)
 {
 	static struct cmdline c;

@@ -42,10 +42,9 @@ static const unsigned char image[1];
 static const size_t image_size = 0;
 #endif
 
-const unsigned char *husk_init_image(size_t *size)
+size_t husk_init_size(void)
 {
-	*size = image_size;
-	return image;
+	return image_size;
 }
 
 /* husk_init_memfd returns a sealed memfd holding husk-init (close-on-exec,

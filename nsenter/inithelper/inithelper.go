@@ -15,8 +15,7 @@
 // The bytes are C data, not a go:embed file, so that C code can make the
 // sealed copy before the Go runtime has started: the husk command starts
 // that on a thread of its own from its constructor (husk_init_seal_ahead in
-// image.c), and the
-// copy is ready when create or exec gets to it.
+// image.c), and the copy is ready when create or exec gets to it.
 package inithelper
 
 // #include "image.h"
@@ -25,26 +24,10 @@ import "C"
 import (
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // Present says whether this build has the helper.
-func Present() bool {
-	var n C.size_t
-	C.husk_init_image(&n)
-	return n > 0
-}
-
-// Image returns the helper program's bytes (read-only C memory), or nil
-// when the build has none.
-func Image() []byte {
-	var n C.size_t
-	p := C.husk_init_image(&n)
-	if n == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
-}
+func Present() bool { return C.husk_init_size() > 0 }
 
 // SealingAhead says whether the sealed copy is being made ahead, before
 // the Go runtime started (husk_init_seal_ahead).
