@@ -184,12 +184,19 @@ func TestInitHelperSealedAhead(t *testing.T) {
 	if !isHusk() {
 		t.Skip("husk-init is husk's own")
 	}
-	if _, err := os.Stat("../nsenter/inithelper/bin/husk-init"); err != nil {
-		t.Skip("husk was built without its init helper (no musl-gcc)")
-	}
 	t.Parallel()
 	b := newBundle(t)
+	created, pid := b.create("true")
+	target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.mustHusk("delete", "--force", created)
+	if !strings.HasPrefix(target, "/memfd:husk-init") {
+		t.Skipf("the container's process runs %s: husk was built without its init helper (no musl-gcc)", target)
+	}
 	id, _ := b.startDetached("sleep", "100")
+	_, events := b.traced("exec", id, "true")
 	check := func(what string, events []traceEvent) {
 		t.Helper()
 		var seal, total *traceEvent
@@ -208,7 +215,6 @@ func TestInitHelperSealedAhead(t *testing.T) {
 			t.Errorf("%s: seal-ahead starts at %.0f µs, after Go's main (%.0f µs)", what, seal.StartUs, total.StartUs)
 		}
 	}
-	_, events := b.traced("exec", id, "true")
 	check("exec", events)
 	// --debug and --log before the command are skipped over.
 	id2 := b.newID()
