@@ -159,6 +159,7 @@ func TestPlanProcessesRunTheInitHelper(t *testing.T) {
 	}
 	t.Parallel()
 	b := newBundle(t)
+	b.withoutCgroupMount()
 	_, pid := b.create("true")
 	target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
 	if err != nil {
@@ -186,6 +187,7 @@ func TestInitHelperSealedAhead(t *testing.T) {
 	}
 	t.Parallel()
 	b := newBundle(t)
+	b.withoutCgroupMount()
 	created, pid := b.create("true")
 	target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
 	if err != nil {

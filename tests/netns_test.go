@@ -16,15 +16,8 @@ func TestNetNSMadeAhead(t *testing.T) {
 	}
 	t.Parallel()
 	b := newBundle(t)
-	// Without the cgroup mount, which on cgroup v2 takes the Go path (not
-	// spawned directly: no namespace made ahead).
-	mounts := b.Spec.Mounts[:0]
-	for _, m := range b.Spec.Mounts {
-		if m.Type != "cgroup" {
-			mounts = append(mounts, m)
-		}
-	}
-	b.Spec.Mounts = mounts
+	// Not spawned directly otherwise (no namespace made ahead).
+	b.withoutCgroupMount()
 	id := b.newID()
 	b.Spec.Process.Args = sh("readlink /proc/self/ns/net; cat /proc/net/dev")
 	b.writeSpec(id)
