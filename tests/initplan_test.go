@@ -180,7 +180,7 @@ func TestPlanProcessesRunTheInitHelper(t *testing.T) {
 // The husk command has the sealed copy of its init helper made by a C
 // thread started from its constructor, before the Go runtime, for the
 // commands that start a container process (run, create, exec): the trace
-// shows it as seal-ahead, begun before Go's main (the total phase).
+// shows it as seal-ahead, asked for before Go's main (the total phase).
 func TestInitHelperSealedAhead(t *testing.T) {
 	if !isHusk() {
 		t.Skip("husk-init is husk's own")
@@ -214,7 +214,7 @@ func TestInitHelperSealedAhead(t *testing.T) {
 			t.Fatalf("%s: no seal-ahead or total phase in the trace: %v", what, events)
 		}
 		if seal.StartUs >= total.StartUs {
-			t.Errorf("%s: seal-ahead starts at %.0f µs, after Go's main (%.0f µs)", what, seal.StartUs, total.StartUs)
+			t.Errorf("%s: seal-ahead asked for at %.0f µs, after Go's main (%.0f µs)", what, seal.StartUs, total.StartUs)
 		}
 	}
 	check("exec", events)

@@ -54,5 +54,6 @@ func Sealed() (int, Ahead, error) {
 	return int(fd), Ahead{}, nil
 }
 
-// Ahead is when the thread husk_init_seal_ahead started made its copy.
+// Ahead is when the copy made ahead was asked for (husk_init_seal_ahead)
+// and when its thread had made it.
 type Ahead struct{ Start, End time.Time }
