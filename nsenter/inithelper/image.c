@@ -135,12 +135,11 @@ void husk_init_seal_ahead(void)
 
 /* husk_init_take_sealed waits for the copy husk_init_seal_ahead started and
  * returns it, and when the thread made it (*start_ns, *end_ns): -1 when
- * none was started, or it failed. Once: Go calls it under a sync.Once. */
+ * none was started, it failed, or another call took it. */
 int husk_init_take_sealed(long long *start_ns, long long *end_ns)
 {
-	if (!ahead.started || ahead.taken)
+	if (!ahead.started || __atomic_exchange_n(&ahead.taken, 1, __ATOMIC_ACQ_REL))
 		return -1;
-	ahead.taken = 1;
 	while (sem_wait(&ahead.done) < 0 && errno == EINTR)
 		;
 	*start_ns = ahead.start_ns;
