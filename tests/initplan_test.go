@@ -149,6 +149,20 @@ func TestInitPathsRefusePlantedSymlinks(t *testing.T) {
 	}
 }
 
+// createPlanned creates (without starting) a container whose set-up is a
+// plan, even on cgroup v2 (withoutCgroupMount), and returns its ID, what
+// its process runs (/proc/<pid>/exe), and whether that is husk-init.
+func (b *bundle) createPlanned() (id, exe string, helper bool) {
+	b.t.Helper()
+	b.withoutCgroupMount()
+	id, pid := b.create("true")
+	exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return id, exe, strings.HasPrefix(exe, "/memfd:husk-init")
+}
+
 // A process set up from a plan runs husk-init, the small C helper husk
 // embeds, from a sealed memfd, rather than husk's own binary: both a
 // container's first process (here blocked before `start`) and an exec'd
@@ -159,13 +173,8 @@ func TestPlanProcessesRunTheInitHelper(t *testing.T) {
 	}
 	t.Parallel()
 	b := newBundle(t)
-	b.withoutCgroupMount()
-	_, pid := b.create("true")
-	target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.HasPrefix(target, "/memfd:husk-init") {
+	_, target, helper := b.createPlanned()
+	if helper {
 		return
 	}
 	// `make husk` builds the helper when musl-gcc is there; then the
@@ -187,14 +196,9 @@ func TestInitHelperSealedAhead(t *testing.T) {
 	}
 	t.Parallel()
 	b := newBundle(t)
-	b.withoutCgroupMount()
-	created, pid := b.create("true")
-	target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	created, target, helper := b.createPlanned()
 	b.mustHusk("delete", "--force", created)
-	if !strings.HasPrefix(target, "/memfd:husk-init") {
+	if !helper {
 		t.Skipf("the container's process runs %s: husk was built without its init helper (no musl-gcc)", target)
 	}
 	id, _ := b.startDetached("sleep", "100")
