@@ -53,6 +53,10 @@ type Container struct {
 	// the next method that locks.
 	held    dirLock
 	holding bool
+	// startSock is the sync socket of a container created with
+	// CreateOpts.StartHere, whose process waits on it for Start; nil when
+	// none.
+	startSock *os.File
 }
 
 // SetTrace makes the following operations on c record their phases in t.
@@ -147,22 +151,13 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		// once; so does the clean-up of a failed create.
 		cgroupCreated = c.createCgroupAsync()
 	}
-	endFifo := c.trace.Begin("exec-fifo")
-	fifoPath := filepath.Join(dir, fifoName)
-	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
-		return nil, fmt.Errorf("mkfifo %s: %w", fifoPath, err)
+	fifo := -1
+	if !opts.StartHere {
+		if fifo, err = makeExecFifo(dir, c.trace); err != nil {
+			return nil, err
+		}
+		defer unix.Close(fifo)
 	}
-	// The process may run as any user when it opens the fifo: make it
-	// writable whatever the umask.
-	if err := os.Chmod(fifoPath, 0o622); err != nil {
-		return nil, err
-	}
-	fifo, err := unix.Open(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", fifoPath, err)
-	}
-	defer unix.Close(fifo)
-	endFifo()
 
 	endSeccomp := c.trace.Begin("seccomp-compile")
 	filter, err := compileSeccomp(cfg.Seccomp, root)
@@ -200,49 +195,69 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	st.fast = newFastRecord(cfg, c.mgr)
 	c.state = st
 	// The config file is written and the state file staged while the
-	// child sets itself up (the parent would only wait). Only the state
-	// file's rename, the commit point, waits for "ready".
-	type prepared struct {
-		start uint64
-		tmp   string // the staged state file
-		err   error
+	// child sets itself up on another CPU (the parent would only wait);
+	// only the state file's rename, the commit point, waits for "ready".
+	// This runs here rather than on a goroutine: husk has one P (see
+	// cmd/husk/startcpu.go), so a goroutine would run only once the
+	// runtime's sysmon took the P from the handshake's blocking read, which
+	// it does late on purpose (cmd/husk/sysmon.go).
+	tmp, err := c.stageState(ch.pid)
+	if err != nil {
+		return nil, err
 	}
-	done := make(chan prepared, 1)
-	go func() {
-		end := c.trace.Begin("state-encode")
-		defer end()
-		start, _, err := procStartTime(ch.pid)
-		if err != nil {
-			done <- prepared{err: fmt.Errorf("container process %d: %w", ch.pid, err)}
-			return
-		}
-		snap := *st
-		snap.StartTime = start
-		tmp, err := snap.prepare(dir)
-		done <- prepared{start, tmp, err}
-	}()
 	endInit := c.trace.Begin("init")
 	err = c.initHandshake(ch, opts)
 	endInit()
-	p := <-done // before any cleanup removes dir
 	if err != nil {
-		if p.tmp != "" {
-			unix.Unlink(p.tmp)
-		}
+		unix.Unlink(tmp)
 		return nil, err
 	}
-	if p.err != nil {
-		return nil, p.err
-	}
 	defer c.trace.Begin("state-write")()
-	st.StartTime = p.start
-	if err := commitState(dir, p.tmp); err != nil {
+	if err := commitState(dir, tmp); err != nil {
 		return nil, err
 	}
 	if opts.HoldLock {
 		c.held, c.holding = lock, true
 	}
+	if opts.StartHere {
+		c.startSock = os.NewFile(uintptr(ch.sock), "sync socket")
+		ch.sock = -1
+	}
 	return c, nil
+}
+
+// makeExecFifo makes exec.fifo in the state directory dir, which the
+// container's process opens to wait for Start, and returns an O_PATH fd of
+// it for the process.
+func makeExecFifo(dir string, tr *Trace) (int, error) {
+	defer tr.Begin("exec-fifo")()
+	fifoPath := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return -1, fmt.Errorf("mkfifo %s: %w", fifoPath, err)
+	}
+	// The process may run as any user when it opens the fifo: make it
+	// writable whatever the umask.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return -1, err
+	}
+	fifo, err := unix.Open(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", fifoPath, err)
+	}
+	return fifo, nil
+}
+
+// stageState reads the start time of the container's process pid and
+// writes the config file and a staged state file for commitState, and
+// returns the staged file's path.
+func (c *Container) stageState(pid int) (string, error) {
+	defer c.trace.Begin("state-encode")()
+	start, _, err := procStartTime(pid)
+	if err != nil {
+		return "", fmt.Errorf("container process %d: %w", pid, err)
+	}
+	c.state.StartTime = start
+	return c.state.prepare(c.dir)
 }
 
 // createCgroupAsync starts creating the container's cgroup (Apply(-1)) on
@@ -521,6 +536,9 @@ func (c *Container) status() Status {
 	if !c.alive() {
 		return Stopped
 	}
+	if c.startSock != nil {
+		return Created // waiting for Start on the socket (StartHere)
+	}
 	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
 		return Created
 	}
@@ -617,65 +635,45 @@ func (c *Container) Start() error {
 		return err
 	}
 	defer l.Close()
-	var pfd int
-	if fresh {
-		// Locked since Create made it: nobody can have started it, and
-		// its process is this process's child, not yet reaped, so the
-		// PID is still its own. Should it have died, the wait below
-		// says so.
-		if pfd, err = unix.PidfdOpen(c.state.Pid, 0); err != nil {
-			return fmt.Errorf("container %q: pidfd_open %d: %w", c.state.ID, c.state.Pid, err)
+	// watch is an fd the container's process holds open, close-on-exec,
+	// through the startContainer hooks: its hang-up says the program now
+	// runs (or that the process died).
+	var watch int
+	here := c.startSock != nil
+	if here {
+		sock := c.startSock
+		c.startSock = nil
+		defer sock.Close()
+		watch = int(sock.Fd())
+		// The process is this process's child: it cannot have been
+		// started by another. Dead, its end of the socket is closed.
+		if err := sendSync(watch, msgStart, "", nil); err != nil {
+			return errors.New("container process exited before start")
 		}
 	} else {
-		switch st := c.status(); st {
-		case Created:
-		case Stopped:
-			return errors.New("cannot start a container that has stopped")
-		default:
-			return fmt.Errorf("cannot start an already %s container", st)
-		}
-		if pfd, err = c.pidfd(); err != nil {
+		if watch, err = c.releaseFifo(fresh); err != nil {
 			return err
 		}
+		defer unix.Close(watch)
 	}
-	defer unix.Close(pfd)
-	fifoPath := filepath.Join(c.dir, fifoName)
-	// Non-blocking open: a blocking one would hang forever if the process
-	// died. Then wait for either its byte or its death, without polling.
-	ffd, err := unix.Open(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", fifoPath, err)
-	}
-	defer unix.Close(ffd)
-	fds := []unix.PollFd{{Fd: int32(ffd), Events: unix.POLLIN}, {Fd: int32(pfd), Events: unix.POLLIN}}
-	if err := pollWait(fds); err != nil {
-		return fmt.Errorf("wait for the container process: %w", err)
-	}
-	if fds[0].Revents&unix.POLLIN == 0 {
-		return errors.New("container process exited before start")
-	}
-	var b [1]byte
-	if n, _ := unix.Read(ffd, b[:]); n != 1 {
-		return errors.New("container process closed exec.fifo without starting")
-	}
-	// Poststart hooks are due once the program runs. The process keeps its
-	// end of the fifo open, close-on-exec, through the startContainer
-	// hooks: the hang-up says its program now runs (or that it died).
-	// Without poststart hooks nothing is due then: start returns now, as
-	// runc's does, rather than wait for the exec (~0.3 ms here).
+	// Poststart hooks are due once the program runs. Without any nothing
+	// is due then: start returns now, as runc's does, rather than wait for
+	// the exec (~0.3 ms here).
 	h := c.state.Config.Hooks
 	poststart := h != nil && len(h.Poststart) > 0
 	if poststart {
-		fds = fds[:1]
-		fds[0].Events = 0
+		fds := []unix.PollFd{{Fd: int32(watch)}}
 		for fds[0].Revents&(unix.POLLHUP|unix.POLLERR) == 0 {
 			if err := pollWait(fds); err != nil {
 				return fmt.Errorf("wait for the container process to exec: %w", err)
 			}
 		}
 	}
-	if err := os.Remove(fifoPath); err != nil {
-		return fmt.Errorf("remove %s: %w", fifoPath, err)
+	if !here {
+		fifoPath := filepath.Join(c.dir, fifoName)
+		if err := os.Remove(fifoPath); err != nil {
+			return fmt.Errorf("remove %s: %w", fifoPath, err)
+		}
 	}
 	if !poststart {
 		return nil
@@ -686,6 +684,58 @@ func (c *Container) Start() error {
 		Warn(err.Error())
 	}
 	return nil
+}
+
+// releaseFifo lets the process of a created container go on: it opens
+// exec.fifo for reading, which the process waits for, and reads the byte
+// the process then writes. It returns the fifo's fd. fresh says the state
+// directory is locked since Create.
+func (c *Container) releaseFifo(fresh bool) (int, error) {
+	var pfd int
+	var err error
+	if fresh {
+		// Locked since Create made it: nobody can have started it, and
+		// its process is this process's child, not yet reaped, so the
+		// PID is still its own. Should it have died, the wait below
+		// says so.
+		if pfd, err = unix.PidfdOpen(c.state.Pid, 0); err != nil {
+			return -1, fmt.Errorf("container %q: pidfd_open %d: %w", c.state.ID, c.state.Pid, err)
+		}
+	} else {
+		switch st := c.status(); st {
+		case Created:
+		case Stopped:
+			return -1, errors.New("cannot start a container that has stopped")
+		default:
+			return -1, fmt.Errorf("cannot start an already %s container", st)
+		}
+		if pfd, err = c.pidfd(); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(pfd)
+	fifoPath := filepath.Join(c.dir, fifoName)
+	// Non-blocking open: a blocking one would hang forever if the process
+	// died. Then wait for either its byte or its death, without polling.
+	ffd, err := unix.Open(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", fifoPath, err)
+	}
+	fds := []unix.PollFd{{Fd: int32(ffd), Events: unix.POLLIN}, {Fd: int32(pfd), Events: unix.POLLIN}}
+	if err := pollWait(fds); err != nil {
+		unix.Close(ffd)
+		return -1, fmt.Errorf("wait for the container process: %w", err)
+	}
+	if fds[0].Revents&unix.POLLIN == 0 {
+		unix.Close(ffd)
+		return -1, errors.New("container process exited before start")
+	}
+	var b [1]byte
+	if n, _ := unix.Read(ffd, b[:]); n != 1 {
+		unix.Close(ffd)
+		return -1, errors.New("container process closed exec.fifo without starting")
+	}
+	return ffd, nil
 }
 
 // Signal sends sig to the container's init process, or with all to every
@@ -787,6 +837,12 @@ func (c *Container) Delete(force bool) error {
 	st := c.status()
 	if (st == Running || st == Paused) && !force {
 		return fmt.Errorf("cannot delete container %q that is not stopped: %s", c.state.ID, st)
+	}
+	if c.startSock != nil {
+		// Never started: its process sees the socket close and exits
+		// (and is killed below all the same).
+		c.startSock.Close()
+		c.startSock = nil
 	}
 	if st != Stopped {
 		if err := c.killAndWait(); err != nil {

@@ -204,21 +204,9 @@ func standardInit(sock int, ip *initPayload, fifoFd, extra int, tr *initTracer) 
 	if err != nil {
 		return err
 	}
-	unix.Close(sock)
-
-	// Block until `start` opens the fifo for reading. The fd is an O_PATH
-	// handle opened by the parent: reopening it through /proc/self/fd works
-	// whatever this process can see of the state directory.
-	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return reportLate(fmt.Errorf("open exec fifo: %w", err))
+	if err := waitForStart(sock, fifoFd); err != nil {
+		return reportLate(err)
 	}
-	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
-		return reportLate(fmt.Errorf("write exec fifo: %w", err))
-	}
-	// fd stays open: execve closes it, which tells `start` that the
-	// program runs.
-	unix.Close(fifoFd)
 
 	if cfg.Hooks != nil && len(cfg.Hooks.StartContainer) > 0 {
 		st := createState(id, cfg)
@@ -447,5 +435,40 @@ func sendNotifyFd(sock, fd int) error {
 	if err := sendSync(sock, msgSeccomp, "", f); err != nil {
 		return err
 	}
+	return nil
+}
+
+// waitForStart blocks the container's first process until Start: as
+// nsenter/execplan.c's wait_for_start, on exec.fifo (fifoFd, an O_PATH
+// handle the parent opened) or, without one (CreateOpts.StartHere), on the
+// sync socket. What stays open (the fifo, or the socket) is close-on-exec:
+// execve closes it, which tells Start that the program runs.
+func waitForStart(sock, fifoFd int) error {
+	if fifoFd < 0 {
+		m, _, err := recvSync(sock)
+		if err != nil {
+			return fmt.Errorf("wait for start on the sync socket: %w", err)
+		}
+		if m == nil {
+			// The parent exited or deleted the container first.
+			os.Exit(1)
+		}
+		if m.Type != msgStart {
+			return fmt.Errorf("wait for start: unexpected message %q", m.Type)
+		}
+		unix.CloseOnExec(sock)
+		return nil
+	}
+	unix.Close(sock)
+	// Reopening the O_PATH fd through /proc/self/fd works whatever this
+	// process can see of the state directory.
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	unix.Close(fifoFd)
 	return nil
 }

@@ -46,12 +46,16 @@ package libcontainer
 //	send fd to the seccomp listener
 //	                      <------------  {"type":"ready"}
 //	cgroup Set(resources) unless done,    open exec.fifo for writing: blocks
-//	write the state file, return
+//	write the state file, return          (CreateOpts.StartHere: no fifo; waits
+//	                                      for "start" on this socket instead)
 //
 //	husk start: open exec.fifo for reading; the child's open returns, it writes
 //	one byte, runs startContainer hooks and execve()s the user's program, which
 //	closes its end of the fifo: start then runs the poststart hooks (without
 //	any, start returns once it has read the byte, as runc's does).
+//	With StartHere, Start (in the process that created the container) sends
+//	{"type":"start"} ----------------->  startContainer hooks, execve(), which
+//	                                      closes the socket: the same hang-up
 //
 // Any failure on the child side is sent as {"type":"error","msg":...} (or
 // "err <msg>" from C) before it exits, so the user sees the real cause.
@@ -84,6 +88,7 @@ const (
 	msgError     = "error"
 	msgSeccomp   = "seccomp"
 	msgAck       = "ack"
+	msgStart     = "start"
 )
 
 // syncMsg is one JSON message of the protocol.

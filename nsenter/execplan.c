@@ -642,23 +642,44 @@ static void send_ready(int whole)
 		xp_fail(errno, "send \"ready\" to the sync socket");
 }
 
-/* wait_for_start blocks a container's first process until `start` opens
- * the exec fifo for reading. The fd is an O_PATH handle from the parent:
- * reopened through /proc/self/fd whatever this process can see of the
- * state directory. The fifo stays open, execve closes it: that tells
- * `start` the program runs. From here on the parent may be gone, so
- * errors go to the container's stderr (xp_late). */
+/* wait_for_start blocks a container's first process until `start`.
+ *
+ * Usually `start` is another process: it opens the exec fifo for reading.
+ * The fd is an O_PATH handle from the parent: reopened through
+ * /proc/self/fd whatever this process can see of the state directory. The
+ * fifo stays open, execve closes it: that tells `start` the program runs.
+ *
+ * Without a fifo (libcontainer.CreateOpts.StartHere: `husk run`) the
+ * parent itself starts the container: it sends "start" on the sync socket,
+ * which then stays open until execve closes it, with the same meaning. The
+ * socket closing first means the parent exited or deleted the container
+ * before it started: nothing is left to do.
+ *
+ * From here on the parent may be gone, so errors go to the container's
+ * stderr (xp_late). */
 static void wait_for_start(void)
 {
 	const char *s = getenv("_HUSK_FIFOFD");
-	char path[64];
+	char path[64], buf[64];
 	int fd, fifo;
+	ssize_t n;
 
+	xp_late = 1;
+	if (!s || !*s) {
+		do {
+			n = recv(sock, buf, sizeof(buf) - 1, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n == 0)
+			_exit(1);
+		if (n < 0)
+			xp_fail(errno, "wait for start on the sync socket");
+		buf[n] = '\0';
+		if (!strstr(buf, "\"type\":\"start\""))
+			xp_fail(0, "wait for start: unexpected message %s", buf);
+		return;
+	}
 	close(sock);
 	sock = -1;
-	xp_late = 1;
-	if (!s || !*s)
-		xp_fail(0, "open exec fifo: no fd");
 	fifo = atoi(s);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo);
 	fd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC);

@@ -43,7 +43,8 @@
  * libcontainer.standardInit and package rootfs do in Go, in their order):
  *
  *   INIT      32  empty: this is a container's first process; the exec
- *                 fifo's O_PATH fd is $_HUSK_FIFOFD
+ *                 fifo's O_PATH fd is $_HUSK_FIFOFD (none: "start" comes
+ *                 on the sync socket)
  *   KEYRING   33  string: session keyring to join ("_ses.<id>")
  *   HOSTNAME  34  string
  *   DOMAIN    35  string

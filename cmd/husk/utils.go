@@ -83,7 +83,8 @@ func getContainer(cmd *cli.Command) (*libcontainer.Container, error) {
 // init blocked before execve. detach says whether husk exits after start,
 // in which case a terminal needs a console socket to hand the pty to;
 // startNext that the caller starts (or destroys) the container next, with
-// the lock Create keeps (libcontainer.CreateOpts.HoldLock).
+// the lock Create keeps and without an exec fifo
+// (libcontainer.CreateOpts.HoldLock, StartHere).
 func createContainer(cmd *cli.Command, id string, detach, startNext bool) (*libcontainer.Container, error) {
 	if id == "" {
 		return nil, errEmptyID
@@ -129,6 +130,7 @@ func createContainer(cmd *cli.Command, id string, detach, startNext bool) (*libc
 		ConsoleSocket: consoleSocket,
 		Trace:         tracer,
 		HoldLock:      startNext,
+		StartHere:     startNext,
 	}
 	// --preserve-fds N hands the caller's fds 3..3+N-1 to the container
 	// unchanged, at the same numbers.

@@ -1,0 +1,138 @@
+package tests
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/libcontainer"
+	"github.com/husk-runtime/husk/nsenter/inithelper"
+	"github.com/husk-runtime/husk/specconv"
+)
+
+// createHere creates the bundle's container with libcontainer in this
+// process, with CreateOpts.StartHere (what `husk run` asks for) and the
+// given HoldLock.
+func createHere(t *testing.T, b *bundle, holdLock bool, args ...string) (*libcontainer.Container, string) {
+	t.Helper()
+	if !isHusk() {
+		t.Skip("libcontainer API test: husk only")
+	}
+	if !inithelper.Present() {
+		t.Skip("this test binary has no husk-init (make builds it): Create would re-execute the test binary as init")
+	}
+	id := b.newID()
+	b.Spec.Process.Args = args
+	b.writeSpec(id)
+	spec, err := specconv.LoadSpec(b.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := specconv.Convert(spec, specconv.Options{ID: id, Bundle: b.Dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := libcontainer.Create(b.Root, id, cfg, &libcontainer.CreateOpts{HoldLock: holdLock, StartHere: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, id
+}
+
+// A container created with StartHere has no exec.fifo: its process waits
+// for Start on the sync socket, and runs its program only once Start
+// comes.
+func TestCreateStartHereWaitsForStartWithoutFifo(t *testing.T) {
+	b := newBundle(t)
+	c, id := createHere(t, b, true, "sh", "-c", "exit 7")
+	fifo := filepath.Join(b.Root, id, "exec.fifo")
+	if _, err := os.Lstat(fifo); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("StartHere made %s (lstat: %v)", fifo, err)
+	}
+	st, err := c.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != libcontainer.Created {
+		t.Errorf("before Start: status %q, want %q", st.Status, libcontainer.Created)
+	}
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(c.Pid()) + "/comm")
+	if err != nil {
+		t.Fatalf("before Start the container's process is gone: %v", err)
+	}
+	if strings.TrimSpace(string(comm)) == "sh" {
+		t.Error("the program runs before Start")
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.Wait(); err != nil || code != 7 {
+		t.Errorf("wait: exit %d, %v; want the program's 7", code, err)
+	}
+	if err := c.Delete(false); err != nil {
+		t.Error(err)
+	}
+	b.assertNothingLeft()
+}
+
+// A container created with StartHere and deleted before Start is created,
+// not running: Delete without force removes it, and leaves nothing.
+func TestCreateStartHereDeleteBeforeStart(t *testing.T) {
+	b := newBundle(t)
+	c, _ := createHere(t, b, false, "sleep", "100")
+	pid := c.Pid()
+	if err := c.Delete(false); err != nil {
+		t.Fatalf("delete of a created container: %v", err)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("container process %d still exists after delete", pid)
+	}
+	b.assertNothingLeft()
+}
+
+// `husk run` starts the container over the sync socket (no exec fifo): the
+// poststart hooks still run only once the program runs, after the
+// startContainer hooks, on both init paths.
+func TestRunPoststartHookAfterExec(t *testing.T) {
+	t.Parallel()
+	for _, p := range initPaths {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBundle(t)
+			p.setup(b.Spec)
+			// The startContainer hook holds the process back a while
+			// before its exec; the poststart hook then records what
+			// the container's process runs.
+			hook := "/bin/hook-slow"
+			if err := os.WriteFile(filepath.Join(b.Rootfs, hook), []byte("#!/bin/sh\nsleep 0.3\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			seen := filepath.Join(b.Rootfs, "poststart-saw")
+			post := filepath.Join(filepath.Dir(b.Dir), "hook-poststart")
+			script := "#!/bin/sh\npid=$(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/')\ncat /proc/$pid/comm >" + seen + "\n"
+			if err := os.WriteFile(post, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b.Spec.Hooks = &specs.Hooks{
+				StartContainer: []specs.Hook{{Path: hook}},
+				Poststart:      []specs.Hook{{Path: post}},
+			}
+			if _, errOut, code := b.run(sh("sleep 0.5")...); code != 0 {
+				t.Fatalf("run: exit %d: %s", code, errOut)
+			}
+			got, err := os.ReadFile(seen)
+			if err != nil {
+				t.Fatalf("poststart hook did not run: %v", err)
+			}
+			if c := strings.TrimSpace(string(got)); c != "sh" && c != "sleep" {
+				t.Errorf("poststart hook ran before the program: the process was %q", c)
+			}
+		})
+	}
+}
