@@ -51,6 +51,17 @@ type Manager interface {
 	JoinSpec() JoinSpec
 }
 
+// EarlyApplier is a Manager whose cgroup can be made in two steps around
+// the creation of a process that joins it by itself (JoinSpec).
+// ApplyEarly creates the directories the process must find in place when
+// it is created: the cgroup2 one (clone3 puts it there) and the v1 memory
+// one (whose tasks file the parent opens for it, JoinSpec.LateTasksFile).
+// Apply(-1) then creates the others, which the process enters later
+// through JoinSpec.TasksFiles, so that they are made while it starts.
+type EarlyApplier interface {
+	ApplyEarly() error
+}
+
 // JoinSpec lets a process that is being created enter the container's
 // cgroup by itself, cheaply.
 //

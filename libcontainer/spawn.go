@@ -24,6 +24,7 @@ const (
 	envSyncFD     = "_HUSK_SYNCFD"
 	envPayloadFD  = "_HUSK_PAYLOADFD"
 	envFifoFD     = "_HUSK_FIFOFD"
+	envCgroupLate = "_HUSK_CGROUP_LATE"
 	envInitType   = "_HUSK_INITTYPE"
 	envExtraFiles = "_HUSK_EXTRAFILES"
 	envTrace      = "_HUSK_TRACE"
@@ -79,14 +80,11 @@ type spawnSpec struct {
 	// cgroupExists skips creating the cgroup: exec into a running
 	// container.
 	cgroupExists bool
-	// cgroupCreated, when set, waits for the cgroup's creation, which the
-	// caller started (and returns its error).
-	cgroupCreated func() error
-	uidMap        string
-	gidMap        string
-	timeNS        string
-	stdio         [3]*os.File
-	extraFiles    []*os.File
+	uidMap       string
+	gidMap       string
+	timeNS       string
+	stdio        [3]*os.File
+	extraFiles   []*os.File
 	// fifo is the O_PATH fd of exec.fifo (standard init only), -1 when
 	// there is none.
 	fifo   int
@@ -333,22 +331,27 @@ func spawn(s *spawnSpec) (*child, error) {
 	direct := helper && s.initType == initStandard && s.directNamespaces()
 	var join cgroups.JoinSpec
 	cgroupFD := -1
+	// early: the cgroup is created in two steps around the clone of a
+	// process husk clones itself, which enters the v1 hierarchies by
+	// itself once it needs them (husk_join_cgroups_late in nsexec.c), so
+	// that most of the mkdirs (~0.25 ms of ~0.3 on the test machine) are
+	// done while it starts rather than before.
+	var early cgroups.EarlyApplier
 	if s.cgroup != nil {
 		join = s.cgroup.JoinSpec()
 		// The child joins the cgroup itself (see cgroups.JoinSpec): it
-		// must exist first. Create usually had it made while it prepared
-		// the rest (cgroupCreated).
-		if s.cgroupCreated != nil {
-			end := s.trace.Begin("cgroup-wait")
-			err := s.cgroupCreated()
-			end()
-			if err != nil {
-				ch.close()
-				return nil, err
+		// must exist first, or at least the part the clone needs.
+		if !s.cgroupExists {
+			if e, ok := s.cgroup.(cgroups.EarlyApplier); ok && direct && len(join.TasksFiles) > 0 {
+				early = e
+				env = append(env, envCgroupLate+"=1")
 			}
-		} else if !s.cgroupExists {
 			end := s.trace.Begin("cgroup-create")
-			err := s.cgroup.Apply(-1)
+			if early != nil {
+				err = early.ApplyEarly()
+			} else {
+				err = s.cgroup.Apply(-1)
+			}
 			end()
 			if err != nil {
 				ch.close()
@@ -435,6 +438,18 @@ func spawn(s *spawnSpec) (*child, error) {
 			return nil, fmt.Errorf("start husk init: %w", err)
 		}
 		ch.pid = pid
+		if early != nil {
+			end := s.trace.Begin("cgroup-create-rest")
+			err := s.cgroup.Apply(-1)
+			end()
+			if err != nil {
+				ch.kill()
+				ch.close()
+				return nil, err
+			}
+			// Should the child have died, the handshake reports why.
+			_ = sendSync(ch.sock, msgCgroup, "", nil)
+		}
 		return ch, nil
 	}
 	var pid0 int

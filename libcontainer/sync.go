@@ -26,7 +26,11 @@ package libcontainer
 //	x86-64): the parent clone3()s the container process itself
 //	(nsenter.SpawnInto: CLONE_NEW*, CLONE_INTO_CGROUP), which joins the v1
 //	cgroups and goes on as stage2 below; its early errors are JSON "error"
-//	messages. (Not exec: see spawn in spawn.go.)
+//	messages. (Not exec: see spawn in spawn.go.) On a v1 host only its
+//	cgroup2 and memory directories exist when it is cloned: the parent
+//	makes the others meanwhile and then sends {"type":"cgroup"}, which
+//	the process waits for, before its first cgroup mount or its /dev
+//	nodes, to join them (cgroups.EarlyApplier, _HUSK_CGROUP_LATE).
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	                                      non-dumpable; unshare(CLONE_NEWCGROUP)
@@ -89,6 +93,7 @@ const (
 	msgSeccomp   = "seccomp"
 	msgAck       = "ack"
 	msgStart     = "start"
+	msgCgroup    = "cgroup"
 )
 
 // syncMsg is one JSON message of the protocol.

@@ -944,10 +944,12 @@ void xp_rootfs_prepare(const struct xp_init *in, int sock)
 			mount_bind(&r, m, dest);
 			break;
 		case XM_CGROUP1:
+			husk_join_cgroups_late(sock);
 			mount_cgroup1(&r, m, dest);
 			break;
 		}
 	}
+	husk_join_cgroups_late(sock);
 	setup_dev(&r, in);
 	close(r.fd);
 	if (in->hooks)

@@ -33,6 +33,9 @@
  *   _HUSK_NETNSFD     (with _HUSK_DIRECT) an fd of the new network
  *                     namespace the parent made ahead (nsenter/netns.go),
  *                     to join instead of a CLONE_NEWNET
+ *   _HUSK_CGROUP_LATE (with _HUSK_DIRECT) the v1 tasks files are joined
+ *                     only after the parent's "cgroup" message
+ *                     (husk_join_cgroups_late)
  * (the v1 memory cgroup is not among the tasks files: the container process
  * joins it last, right before execve, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
@@ -373,10 +376,36 @@ static void become_container(int flags, int cgfd)
 		husk_exec_plan(syncfd);
 }
 
+/* late_tasks are the v1 tasks files a direct process joins only when the
+ * parent says they exist (_HUSK_CGROUP_LATE): see husk_join_cgroups_late. */
+static char *late_tasks;
+
+void husk_join_cgroups_late(int sock)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (!late_tasks)
+		return;
+	do {
+		n = recv(sock, buf, sizeof(buf) - 1, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		bail(1, "receive from the sync socket");
+	buf[n > 0 ? n : 0] = '\0';
+	if (!strstr(buf, "\"type\":\"cgroup\""))
+		bail(0, "the runtime did not create the cgroup");
+	join_cgroup_v1(late_tasks);
+	free(late_tasks);
+	late_tasks = NULL;
+}
+
 /* direct_container is the whole of this code for a process the parent
  * cloned itself into its new namespaces and cgroup v2 directory with
  * clone3 (_HUSK_DIRECT, nsenter.SpawnInto): there is nothing to join or
- * unshare and no process to fork, only the v1 cgroups to enter. */
+ * unshare and no process to fork, only the v1 cgroups to enter. With
+ * _HUSK_CGROUP_LATE the parent creates those while this process starts:
+ * it enters them once it needs them (husk_join_cgroups_late). */
 static void direct_container(int flags)
 {
 	const char *s;
@@ -384,7 +413,14 @@ static void direct_container(int flags)
 
 	/* Still the host's /proc: the root filesystem is not set up yet. */
 	write_oom_score_adj();
-	join_cgroups(&cgfd);
+	s = getenv("_HUSK_CGROUP_LATE");
+	if (s && *s) {
+		s = getenv("_HUSK_CGROUP_TASKS");
+		if (s && *s && !(late_tasks = strdup(s)))
+			bail(1, "strdup");
+	} else {
+		join_cgroups(&cgfd);
+	}
 	s = getenv("_HUSK_NETNSFD");
 	if (s && *s) {
 		int fd = atoi(s);

@@ -186,3 +186,68 @@ func TestMemoryLimit512KiBRunsTrue(t *testing.T) {
 		t.Fatal("a shell holding 4 MiB ran under a 512 KiB limit: the limit is not enforced")
 	}
 }
+
+// On a cgroup v1 host the container's process is cloned once its cgroup2
+// and memory directories exist, and the other hierarchies' directories are
+// made while it starts ("cgroup-create-rest" after the clone); it joins
+// them before it needs them. The createRuntime hooks, which run once its
+// /dev is made and may look at its cgroups, find it in the container's
+// cgroup in every hierarchy but memory (joined last), on both init paths.
+func TestCgroupsMadeWhileProcessStarts(t *testing.T) {
+	if hostIsCgroup2() {
+		t.Skip("cgroup v2 host: the process is cloned into its whole cgroup")
+	}
+	t.Parallel()
+	for _, p := range initPaths {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBundle(t)
+			p.setup(b.Spec)
+			seen := filepath.Join(b.Dir, "hook-saw")
+			hook := filepath.Join(filepath.Dir(b.Dir), "hook-cgroup")
+			script := "#!/bin/sh\npid=$(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/')\ncat /proc/$pid/cgroup >" + seen + "\n"
+			if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hook}}}
+			id := b.newID()
+			b.Spec.Process.Args = []string{"true"}
+			b.writeSpec(id)
+			args := []string{"run", "--bundle", b.Dir, id}
+			if !isHusk() {
+				b.mustHusk(args...)
+			} else {
+				_, events := b.traced(args...)
+				at := map[string]float64{}
+				for _, e := range events {
+					at[e.Name] = e.StartUs
+				}
+				rest, ok := at["cgroup-create-rest"]
+				if p.name == "C" && (!ok || rest < at["fork-exec+nsenter"]) {
+					t.Errorf("phases %v: want cgroup-create-rest after fork-exec+nsenter", events)
+				}
+			}
+			data, err := os.ReadFile(seen)
+			if err != nil {
+				t.Fatalf("createRuntime hook did not run: %v", err)
+			}
+			want := b.cgroupPath(id)
+			n := 0
+			for _, l := range lines(string(data)) {
+				parts := strings.SplitN(l, ":", 3)
+				// The memory cgroup comes last, right before execve
+				// (cgroups.JoinSpec.LateTasksFile).
+				if len(parts) != 3 || parts[1] == "" || parts[1] == "memory" {
+					continue
+				}
+				n++
+				if parts[2] != want {
+					t.Errorf("createRuntime hook: the process is in %s cgroup %q, want %q", parts[1], parts[2], want)
+				}
+			}
+			if n == 0 {
+				t.Errorf("createRuntime hook saw no v1 cgroup: %q", data)
+			}
+		})
+	}
+}

@@ -35,9 +35,14 @@ type Manager struct {
 type dirEntry struct {
 	h   *hierarchy
 	dir string
+	// early says ApplyEarly created it: Apply(-1) does not again.
+	early bool
 }
 
-var _ cgroups.Manager = (*Manager)(nil)
+var (
+	_ cgroups.Manager      = (*Manager)(nil)
+	_ cgroups.EarlyApplier = (*Manager)(nil)
+)
 
 // NewManager returns the v1 Manager of the cgroup at the absolute,
 // clean path (for example "/husk/<id>"). The hierarchies are found in
@@ -77,25 +82,51 @@ func NewManager(cgroupPath string) (*Manager, error) {
 func (m *Manager) Apply(pid int) error {
 	spid := strconv.Itoa(pid)
 	for _, d := range m.dirs {
-		created, err := cgfile.Mkdir(d.h.mountpoint, d.dir)
-		if err != nil {
-			return fmt.Errorf("create cgroup: %w", err)
+		if pid == -1 && d.early {
+			continue
 		}
-		if d.dir == m.unifiedDir {
-			m.unifiedCreated = append(m.unifiedCreated, created...)
-		}
-		if len(created) > 0 && d.dir == m.bySubsystem["cpuset"] {
-			for _, c := range created {
-				if err := initCpuset(c, c != d.dir); err != nil {
-					return err
-				}
-			}
+		if err := m.create(d); err != nil {
+			return err
 		}
 		if pid == -1 {
 			continue
 		}
 		if err := cgfile.Write(d.dir, "cgroup.procs", spid); err != nil {
 			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// ApplyEarly creates the cgroup2 and memory directories (see
+// cgroups.EarlyApplier); Apply(-1) then creates the others.
+func (m *Manager) ApplyEarly() error {
+	for i, d := range m.dirs {
+		if d.dir != m.unifiedDir && d.dir != m.bySubsystem["memory"] {
+			continue
+		}
+		if err := m.create(d); err != nil {
+			return err
+		}
+		m.dirs[i].early = true
+	}
+	return nil
+}
+
+// create makes d's directory and any missing parent.
+func (m *Manager) create(d dirEntry) error {
+	created, err := cgfile.Mkdir(d.h.mountpoint, d.dir)
+	if err != nil {
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	if d.dir == m.unifiedDir {
+		m.unifiedCreated = append(m.unifiedCreated, created...)
+	}
+	if len(created) > 0 && d.dir == m.bySubsystem["cpuset"] {
+		for _, c := range created {
+			if err := initCpuset(c, c != d.dir); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
