@@ -27,6 +27,9 @@ func createHere(t *testing.T, b *bundle, holdLock bool, args ...string) (*libcon
 	if !inithelper.Present() {
 		t.Skip("this test binary has no husk-init (make builds it): Create would re-execute the test binary as init")
 	}
+	// In this process Create can start husk-init only: the Go path would
+	// re-execute the test binary as init.
+	b.withoutCgroupMount()
 	id := b.newID()
 	b.Spec.Process.Args = args
 	b.writeSpec(id)
