@@ -69,7 +69,7 @@ type CreateOpts struct {
 	// Container, as `husk run` does. The container's process then waits
 	// for Start on the socket Create talked to it over, instead of on an
 	// exec.fifo in the state directory, which is neither made nor opened
-	// (~0.2 ms less on the test machine). Other processes see such a
+	// (0.2–0.4 ms less on the test machine). Other processes see such a
 	// container as running rather than created until Start; and should
 	// this process exit (or Delete it) without Start, the container's
 	// process exits instead of waiting.

@@ -384,13 +384,13 @@ func spawn(s *spawnSpec) (*child, error) {
 			}
 			defer unix.Close(fd)
 			addFile(envMemcgFD, uintptr(fd))
-			if s.cloneFlags&unix.CLONE_NEWCGROUP != 0 {
-				// The cgroup namespace must be rooted at the container's
-				// cgroup in every hierarchy, memory included: Init
-				// unshares it after the late join.
-				s.cloneFlags &^= unix.CLONE_NEWCGROUP
-				env = append(env, envLateCgNS+"=1")
-			}
+		}
+		if s.cloneFlags&unix.CLONE_NEWCGROUP != 0 && (join.LateTasksFile != "" || early != nil) {
+			// The cgroup namespace must be rooted at the container's
+			// cgroup in every hierarchy, those joined late included:
+			// Init unshares it after the late joins.
+			s.cloneFlags &^= unix.CLONE_NEWCGROUP
+			env = append(env, envLateCgNS+"=1")
 		}
 	}
 

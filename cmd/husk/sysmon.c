@@ -10,8 +10,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* The timer slack of sysmon, in ns. */
 #define SYSMON_SLACK_NS 1000000UL
@@ -22,7 +20,8 @@ extern int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(
 
 /* 0: not armed yet (constructors), 1: the next thread is sysmon, 2: done. */
 static atomic_int state;
-static atomic_int sysmon_tid;
+/* Set on the sysmon thread only. */
+static _Thread_local int on_sysmon;
 /* The slack sysmon was created with, which threads it creates get back. */
 static unsigned long inherited_slack;
 static void *(*sysmon_fn)(void *);
@@ -40,7 +39,7 @@ static void *sysmon_entry(void *arg)
 {
 	long slack;
 
-	atomic_store(&sysmon_tid, (int)syscall(SYS_gettid));
+	on_sysmon = 1;
 	slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	if (slack > 0) {
 		inherited_slack = (unsigned long)slack;
@@ -62,7 +61,7 @@ int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
 	 * thread runs goroutines (which start the container's process, and
 	 * a process inherits its creator's slack), so it gets the slack
 	 * sysmon was created with, not sysmon's. */
-	if (inherited_slack && (int)syscall(SYS_gettid) == atomic_load(&sysmon_tid)) {
+	if (on_sysmon && inherited_slack) {
 		prctl(PR_SET_TIMERSLACK, inherited_slack, 0, 0, 0);
 		err = __real_pthread_create(thread, attr, fn, arg);
 		prctl(PR_SET_TIMERSLACK, SYSMON_SLACK_NS, 0, 0, 0);
