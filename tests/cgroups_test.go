@@ -203,13 +203,8 @@ func TestCgroupsMadeWhileProcessStarts(t *testing.T) {
 			t.Parallel()
 			b := newBundle(t)
 			p.setup(b.Spec)
-			seen := filepath.Join(b.Dir, "hook-saw")
-			hook := filepath.Join(filepath.Dir(b.Dir), "hook-cgroup")
-			script := "#!/bin/sh\npid=$(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/')\ncat /proc/$pid/cgroup >" + seen + "\n"
-			if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hook}}}
+			hook, seen := pidHook(t, b, "cgroup", "cat /proc/$pid/cgroup")
+			b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook}}
 			id := b.newID()
 			b.Spec.Process.Args = []string{"true"}
 			b.writeSpec(id)

@@ -32,6 +32,10 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libcontainer"
+	"github.com/husk-runtime/husk/nsenter/inithelper"
+	"github.com/husk-runtime/husk/specconv"
 )
 
 // mntnsEnv marks the re-executed test binary that already runs in its own
@@ -327,6 +331,37 @@ func (b *bundle) track(id string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.ids = append(b.ids, id)
+}
+
+// createInProcess creates the bundle's container, running args, with
+// libcontainer in this process and opts.
+func createInProcess(t *testing.T, b *bundle, opts *libcontainer.CreateOpts, args ...string) (*libcontainer.Container, string) {
+	t.Helper()
+	if !isHusk() {
+		t.Skip("libcontainer API test: husk only")
+	}
+	if !inithelper.Present() {
+		t.Skip("this test binary has no husk-init (make builds it): Create would re-execute the test binary as init")
+	}
+	// In this process Create can start husk-init only: the Go path would
+	// re-execute the test binary as init.
+	b.withoutCgroupMount()
+	id := b.newID()
+	b.Spec.Process.Args = args
+	b.writeSpec(id)
+	spec, err := specconv.LoadSpec(b.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := specconv.Convert(spec, specconv.Options{ID: id, Bundle: b.Dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := libcontainer.Create(b.Root, id, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, id
 }
 
 // withoutCgroupMount drops the spec's cgroup mount, which on a cgroup v2

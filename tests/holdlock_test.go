@@ -7,8 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer"
-	"github.com/husk-runtime/husk/nsenter/inithelper"
-	"github.com/husk-runtime/husk/specconv"
 )
 
 // TestCreateHoldLockUntilStart: a container Create returns with
@@ -17,28 +15,8 @@ import (
 // Start releases the lock. It drives libcontainer directly, in this
 // process.
 func TestCreateHoldLockUntilStart(t *testing.T) {
-	if !isHusk() {
-		t.Skip("libcontainer API test: husk only")
-	}
 	b := newBundle(t)
-	if !inithelper.Present() {
-		t.Skip("this test binary has no husk-init (make builds it): Create would re-execute the test binary as init")
-	}
-	id := b.newID()
-	b.Spec.Process.Args = []string{"true"}
-	b.writeSpec(id)
-	spec, err := specconv.LoadSpec(b.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := specconv.Convert(spec, specconv.Options{ID: id, Bundle: b.Dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := libcontainer.Create(b.Root, id, cfg, &libcontainer.CreateOpts{HoldLock: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, id := createInProcess(t, b, &libcontainer.CreateOpts{HoldLock: true}, "true")
 	dir := filepath.Join(b.Root, id)
 	// flock(2) locks belong to an open file: another open of the
 	// directory, even in this process, conflicts with the held lock.

@@ -49,6 +49,20 @@ func containerHook(t *testing.T, b *bundle, name string) specs.Hook {
 	return specs.Hook{Path: path, Args: []string{path, name}}
 }
 
+// pidHook writes a host hook that runs script with $pid set to the
+// container's PID from the state on its stdin, and returns it and the
+// file its output goes to.
+func pidHook(t *testing.T, b *bundle, name, script string) (specs.Hook, string) {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(b.Dir), "hook-"+name)
+	out := path + ".out"
+	sh := "#!/bin/sh\npid=$(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/')\n" + script + " >" + out + "\n"
+	if err := os.WriteFile(path, []byte(sh), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return specs.Hook{Path: path}, out
+}
+
 func readHookLog(t *testing.T, b *bundle) []hookRecord {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(b.Rootfs, hookLog))

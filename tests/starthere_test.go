@@ -12,48 +12,14 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/husk-runtime/husk/libcontainer"
-	"github.com/husk-runtime/husk/nsenter/inithelper"
-	"github.com/husk-runtime/husk/specconv"
 )
-
-// createHere creates the bundle's container with libcontainer in this
-// process, with CreateOpts.StartHere (what `husk run` asks for) and the
-// given HoldLock.
-func createHere(t *testing.T, b *bundle, holdLock bool, args ...string) (*libcontainer.Container, string) {
-	t.Helper()
-	if !isHusk() {
-		t.Skip("libcontainer API test: husk only")
-	}
-	if !inithelper.Present() {
-		t.Skip("this test binary has no husk-init (make builds it): Create would re-execute the test binary as init")
-	}
-	// In this process Create can start husk-init only: the Go path would
-	// re-execute the test binary as init.
-	b.withoutCgroupMount()
-	id := b.newID()
-	b.Spec.Process.Args = args
-	b.writeSpec(id)
-	spec, err := specconv.LoadSpec(b.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := specconv.Convert(spec, specconv.Options{ID: id, Bundle: b.Dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := libcontainer.Create(b.Root, id, cfg, &libcontainer.CreateOpts{HoldLock: holdLock, StartHere: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, id
-}
 
 // A container created with StartHere has no exec.fifo: its process waits
 // for Start on the sync socket, and runs its program only once Start
 // comes.
 func TestCreateStartHereWaitsForStartWithoutFifo(t *testing.T) {
 	b := newBundle(t)
-	c, id := createHere(t, b, true, "sh", "-c", "exit 7")
+	c, id := createInProcess(t, b, &libcontainer.CreateOpts{HoldLock: true, StartHere: true}, "sh", "-c", "exit 7")
 	fifo := filepath.Join(b.Root, id, "exec.fifo")
 	if _, err := os.Lstat(fifo); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("StartHere made %s (lstat: %v)", fifo, err)
@@ -88,7 +54,7 @@ func TestCreateStartHereWaitsForStartWithoutFifo(t *testing.T) {
 // not running: Delete without force removes it, and leaves nothing.
 func TestCreateStartHereDeleteBeforeStart(t *testing.T) {
 	b := newBundle(t)
-	c, _ := createHere(t, b, false, "sleep", "100")
+	c, _ := createInProcess(t, b, &libcontainer.CreateOpts{StartHere: true}, "sleep", "100")
 	pid := c.Pid()
 	if err := c.Delete(false); err != nil {
 		t.Fatalf("delete of a created container: %v", err)
@@ -116,15 +82,10 @@ func TestRunPoststartHookAfterExec(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(b.Rootfs, hook), []byte("#!/bin/sh\nsleep 0.3\n"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			seen := filepath.Join(b.Rootfs, "poststart-saw")
-			post := filepath.Join(filepath.Dir(b.Dir), "hook-poststart")
-			script := "#!/bin/sh\npid=$(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/')\ncat /proc/$pid/comm >" + seen + "\n"
-			if err := os.WriteFile(post, []byte(script), 0o755); err != nil {
-				t.Fatal(err)
-			}
+			post, seen := pidHook(t, b, "poststart", "cat /proc/$pid/comm")
 			b.Spec.Hooks = &specs.Hooks{
 				StartContainer: []specs.Hook{{Path: hook}},
-				Poststart:      []specs.Hook{{Path: post}},
+				Poststart:      []specs.Hook{post},
 			}
 			if _, errOut, code := b.run(sh("sleep 0.5")...); code != 0 {
 				t.Fatalf("run: exit %d: %s", code, errOut)
