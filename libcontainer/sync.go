@@ -27,10 +27,12 @@ package libcontainer
 //	(nsenter.SpawnInto: CLONE_NEW*, CLONE_INTO_CGROUP), which joins the v1
 //	cgroups and goes on as stage2 below; its early errors are JSON "error"
 //	messages. (Not exec: see spawn in spawn.go.) On a v1 host only its
-//	cgroup2 and memory directories exist when it is cloned: the parent
-//	makes the others meanwhile and then sends {"type":"cgroup"}, which
-//	the process waits for, before its first cgroup mount or its /dev
-//	nodes, to join them (cgroups.EarlyApplier, _HUSK_CGROUP_LATE).
+//	cgroup2 and memory directories exist when it is cloned, and its
+//	network namespace may still be in the making: the parent finishes
+//	both meanwhile and then sends {"type":"join"} (with the namespace's
+//	fd), which the process waits for, before its first sysfs or cgroup
+//	mount or its /dev nodes, to enter them (cgroups.EarlyApplier,
+//	_HUSK_CGROUP_LATE, _HUSK_NETNS_LATE).
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	                                      non-dumpable; unshare(CLONE_NEWCGROUP)
@@ -93,7 +95,7 @@ const (
 	msgSeccomp   = "seccomp"
 	msgAck       = "ack"
 	msgStart     = "start"
-	msgCgroup    = "cgroup"
+	msgJoin      = "join"
 )
 
 // syncMsg is one JSON message of the protocol.

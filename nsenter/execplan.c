@@ -729,7 +729,7 @@ void husk_exec_plan(int syncfd)
 	path = look_path(&p);
 	/* Into the memory cgroup while still privileged, before seccomp could
 	 * forbid it; the others first, when they were not needed yet. */
-	husk_join_cgroups_late(sock);
+	husk_join_late(sock);
 	join_late_cgroup();
 	/* With no_new_privs the filter waits until right before execve, so it
 	 * filters none of this set-up; without, installing needs

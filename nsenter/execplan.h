@@ -115,13 +115,14 @@ enum xp_tag {
 /* xp_send_error sends msg as the JSON "error" message on fd. */
 void xp_send_error(int fd, const char *msg);
 
-/* husk_join_cgroups_late enters the v1 cgroups of a process whose parent
- * creates them while it starts (nsexec.c, _HUSK_CGROUP_LATE), once the
- * parent's "cgroup" message on sock says they exist; it does nothing
- * otherwise, or the second time. The plan calls it before it needs them:
- * a cgroup mount, the /dev nodes (which the devices cgroup checks), the
- * hooks, the memory cgroup. */
-void husk_join_cgroups_late(int sock);
+/* husk_join_late enters what the parent of a direct process makes while
+ * it starts (nsexec.c): the v1 cgroups (_HUSK_CGROUP_LATE) and the network
+ * namespace (_HUSK_NETNS_LATE), once the parent's "join" message on sock
+ * says they are ready; it does nothing otherwise, or the second time. The
+ * plan calls it before it needs them: a sysfs or cgroup mount, the /dev
+ * nodes (which the devices cgroup checks), the hooks (which may look at
+ * both), the memory cgroup. */
+void husk_join_late(int sock);
 
 /* husk_exec_plan runs the plan in stage2 and never returns. */
 void husk_exec_plan(int syncfd) __attribute__((noreturn));

@@ -938,18 +938,21 @@ void xp_rootfs_prepare(const struct xp_init *in, int sock)
 		clean_path(m->dest, dest, sizeof(dest));
 		switch (m->kind) {
 		case XM_FS:
+			/* sysfs shows the network namespace of its mounter. */
+			if (!strcmp(m->fstype, "sysfs"))
+				husk_join_late(sock);
 			mount_fs(&r, m, dest);
 			break;
 		case XM_BIND:
 			mount_bind(&r, m, dest);
 			break;
 		case XM_CGROUP1:
-			husk_join_cgroups_late(sock);
+			husk_join_late(sock);
 			mount_cgroup1(&r, m, dest);
 			break;
 		}
 	}
-	husk_join_cgroups_late(sock);
+	husk_join_late(sock);
 	setup_dev(&r, in);
 	close(r.fd);
 	if (in->hooks)

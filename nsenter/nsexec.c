@@ -30,12 +30,13 @@
  *                     clone3 (nsenter.SpawnInto): it is stage2 from the
  *                     start; it only joins the v1 cgroups, and its errors
  *                     are JSON "error" messages
- *   _HUSK_NETNSFD     (with _HUSK_DIRECT) an fd of the new network
- *                     namespace the parent made ahead (nsenter/netns.go),
- *                     to join instead of a CLONE_NEWNET
  *   _HUSK_CGROUP_LATE (with _HUSK_DIRECT) the v1 tasks files are joined
- *                     only after the parent's "cgroup" message
- *                     (husk_join_cgroups_late)
+ *                     only after the parent's "join" message
+ *                     (husk_join_late)
+ *   _HUSK_NETNS_LATE  (with _HUSK_DIRECT) the network namespace, which
+ *                     the parent made ahead (nsenter/netns.go), comes
+ *                     with that message, to join instead of a
+ *                     CLONE_NEWNET (without an fd one is made then)
  * (the v1 memory cgroup is not among the tasks files: the container process
  * joins it last, right before execve, see
  * cgroups.JoinSpec.LateTasksFile; CLONE_NEWCGROUP then waits for that too)
@@ -376,36 +377,66 @@ static void become_container(int flags, int cgfd)
 		husk_exec_plan(syncfd);
 }
 
-/* late_tasks are the v1 tasks files a direct process joins only when the
- * parent says they exist (_HUSK_CGROUP_LATE): see husk_join_cgroups_late. */
+/* What a direct process enters only when the parent's "join" message says
+ * it is ready (husk_join_late): the v1 tasks files (_HUSK_CGROUP_LATE),
+ * which the parent creates while this process starts, and the network
+ * namespace (_HUSK_NETNS_LATE), which a thread of the parent's may still
+ * be making when it clones this process. */
 static char *late_tasks;
+static int late_netns, late_pending;
 
-void husk_join_cgroups_late(int sock)
+void husk_join_late(int sock)
 {
 	char buf[256];
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
 	ssize_t n;
+	int fd = -1;
 
-	if (!late_tasks)
+	if (!late_pending)
 		return;
+	late_pending = 0;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.space;
+	mh.msg_controllen = sizeof(ctl.space);
 	do {
-		n = recv(sock, buf, sizeof(buf) - 1, 0);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		bail(1, "receive from the sync socket");
 	buf[n > 0 ? n : 0] = '\0';
-	if (!strstr(buf, "\"type\":\"cgroup\""))
-		bail(0, "the runtime did not create the cgroup");
-	join_cgroup_v1(late_tasks);
-	free(late_tasks);
-	late_tasks = NULL;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (!strstr(buf, "\"type\":\"join\""))
+		bail(0, "the runtime did not make the cgroup and network namespace");
+	if (late_netns) {
+		/* Without an fd the parent could not make it: make one here. */
+		if (fd >= 0 ? setns(fd, CLONE_NEWNET) < 0 : unshare(CLONE_NEWNET) < 0)
+			bail(1, fd >= 0 ? "join the network namespace made ahead" : "unshare network namespace");
+	}
+	if (fd >= 0)
+		close(fd);
+	if (late_tasks) {
+		join_cgroup_v1(late_tasks);
+		free(late_tasks);
+		late_tasks = NULL;
+	}
 }
 
 /* direct_container is the whole of this code for a process the parent
  * cloned itself into its new namespaces and cgroup v2 directory with
  * clone3 (_HUSK_DIRECT, nsenter.SpawnInto): there is nothing to join or
- * unshare and no process to fork, only the v1 cgroups to enter. With
- * _HUSK_CGROUP_LATE the parent creates those while this process starts:
- * it enters them once it needs them (husk_join_cgroups_late). */
+ * unshare and no process to fork, only the v1 cgroups and the network
+ * namespace made ahead to enter. With _HUSK_CGROUP_LATE and
+ * _HUSK_NETNS_LATE the parent finishes them while this process starts: it
+ * enters them once it needs them (husk_join_late). */
 static void direct_container(int flags)
 {
 	const char *s;
@@ -415,19 +446,16 @@ static void direct_container(int flags)
 	write_oom_score_adj();
 	s = getenv("_HUSK_CGROUP_LATE");
 	if (s && *s) {
+		late_pending = 1;
 		s = getenv("_HUSK_CGROUP_TASKS");
 		if (s && *s && !(late_tasks = strdup(s)))
 			bail(1, "strdup");
 	} else {
 		join_cgroups(&cgfd);
 	}
-	s = getenv("_HUSK_NETNSFD");
-	if (s && *s) {
-		int fd = atoi(s);
-		if (setns(fd, CLONE_NEWNET) < 0)
-			bail(1, "join the network namespace made ahead");
-		close(fd);
-	}
+	s = getenv("_HUSK_NETNS_LATE");
+	if (s && *s)
+		late_netns = late_pending = 1;
 	become_container(flags, cgfd);
 }
 

@@ -1,8 +1,11 @@
 package tests
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // A new network namespace is made ahead, on another thread, while husk
@@ -41,5 +44,39 @@ func TestNetNSMadeAhead(t *testing.T) {
 	}
 	if strings.Join(devs, " ") != "lo" {
 		t.Errorf("network devices in the container: %q, want only lo", devs)
+	}
+}
+
+// husk clones the container's process without waiting for the network
+// namespace made ahead: the process starts in husk's and joins it when
+// the "join" message brings it, before it needs it. So sysfs, whose view
+// of /sys/class/net is the mounter's network namespace, shows only the
+// container's loopback device, and the createRuntime hooks see the
+// process in the namespace it keeps.
+func TestNetNSJoinedBeforeSysfsAndHooks(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	// husk-init's path, where the namespace can be joined late (on a
+	// cgroup v2 host the cgroup mount takes the Go path).
+	b.withoutCgroupMount()
+	hook, seen := pidHook(t, b, "netns", "readlink /proc/$pid/ns/net")
+	b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook}}
+	host := hostNsLink(t, "net")
+	for i := 0; i < 2; i++ {
+		out := lines(b.mustRun(sh("readlink /proc/self/ns/net; ls /sys/class/net")...))
+		if len(out) != 2 || out[1] != "lo" {
+			t.Errorf("run %d: want the container's namespace and only lo in /sys/class/net: %q", i, out)
+			continue
+		}
+		if out[0] == host {
+			t.Errorf("run %d: the container's network namespace is the host's: %s", i, out[0])
+		}
+		data, err := os.ReadFile(seen)
+		if err != nil {
+			t.Fatalf("createRuntime hook did not run: %v", err)
+		}
+		if got := strings.TrimSpace(string(data)); got != out[0] {
+			t.Errorf("run %d: the createRuntime hook saw network namespace %s, the program %s", i, got, out[0])
+		}
 	}
 }
