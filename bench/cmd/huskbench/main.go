@@ -1,6 +1,8 @@
 // Command huskbench times husk against runc and crun on the same busybox
-// bundle, in one run and interleaved (husk, runc, crun, husk, runc, crun…),
-// so that a slow moment of the machine hits every runtime alike.
+// bundle, in one run and interleaved (one of each per round, in an order
+// that changes every round), so that a slow moment of the machine, or the
+// kernel still tearing down the previous container, hits every runtime
+// alike.
 //
 // It measures: `run /bin/true` in the foreground; the create → start →
 // wait → delete cycle; `exec /bin/true` into a running container; `state`;

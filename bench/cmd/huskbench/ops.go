@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,13 +15,19 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // measure runs f warmup+n times for each runtime, interleaved, and records
 // the values f returns (one per name in ops) of the last n rounds.
+//
+// Each round runs the runtimes in an order of its own (roundOrder): a
+// container's end leaves the kernel work to do for a while after its
+// runtime has returned (its network namespace is torn down by a kworker),
+// which slows whatever starts next on a 2-CPU machine. In a fixed order
+// one runtime would always pay for the same other one's containers.
 func (b *bench) measure(ops []opInfo, n, warmup int, f func(r *rt) ([]float64, error)) error {
 	for _, op := range ops {
 		b.ops = append(b.ops, op)
 	}
 	fmt.Fprintf(os.Stderr, "huskbench: %s (%d warm-up + %d rounds)\n", ops[0].name, warmup, n)
 	for i := 0; i < warmup+n; i++ {
-		for _, r := range b.rts {
+		for _, r := range roundOrder(b.rts, i) {
 			if b.stop.Load() {
 				return errInterrupted
 			}
@@ -266,4 +273,20 @@ func (b *bench) opStrace(r *rt) ([]float64, error) {
 		return nil, fmt.Errorf("strace summary %s: %w", out, err)
 	}
 	return []float64{float64(calls)}, nil
+}
+
+// roundOrder returns the runtimes in the order of round i: every
+// permutation in turn, so that over len(rts)! rounds each runtime starts
+// right after each other one (and first in a round, after the previous
+// round's last) about as often.
+func roundOrder(rts []*rt, i int) []*rt {
+	order := slices.Clone(rts)
+	// The i-th permutation, by the factorial number system.
+	for k := 0; k < len(order); k++ {
+		left := len(order) - k
+		j := k + i%left
+		i /= left
+		order[k], order[j] = order[j], order[k]
+	}
+	return order
 }

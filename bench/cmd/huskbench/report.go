@@ -123,7 +123,7 @@ func printTable(w io.Writer, rep *report) {
 	for _, r := range rep.Ratios {
 		ratios[r.Op] = r
 	}
-	fmt.Fprintf(w, "\n%d timed rounds per operation (batch: %d), %d warm-up, interleaved husk/runc/crun\n", rep.N, rep.BatchN, rep.Warmup)
+	fmt.Fprintf(w, "\n%d timed rounds per operation (batch: %d), %d warm-up, interleaved (one of each per round, in a rotating order)\n", rep.N, rep.BatchN, rep.Warmup)
 	for _, name := range []string{"husk", "runc", "crun"} {
 		fmt.Fprintf(w, "  %s: %s\n", name, rep.Runtimes[name])
 	}
