@@ -136,6 +136,45 @@ void xp_send_error(int fd, const char *msg)
 	sock = saved;
 }
 
+/* xp_recv_msg receives one message from the sync socket fd into buf
+ * (NUL-terminated), with the fd attached to it in *attached when attached
+ * is not NULL (-1 without one). Returns 1 when it is a JSON message of the
+ * given type, 0 when it is another one or the socket is closed (then buf
+ * is empty), -1 and errno when the receive failed. */
+int xp_recv_msg(int fd, const char *type, char *buf, size_t size, int *attached)
+{
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { buf, size - 1 };
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
+	char want[64];
+	ssize_t n;
+
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (attached) {
+		*attached = -1;
+		mh.msg_control = ctl.space;
+		mh.msg_controllen = sizeof(ctl.space);
+	}
+	do {
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	if (attached)
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+			    c->cmsg_len == CMSG_LEN(sizeof(int)))
+				memcpy(attached, CMSG_DATA(c), sizeof(int));
+	snprintf(want, sizeof(want), "\"type\":\"%s\"", type);
+	return n > 0 && strstr(buf, want) != NULL;
+}
+
 /* errtext is strerror with a lower-case first letter, as Go prints errnos
  * ("no such file or directory"). */
 const char *xp_errtext(int err, char *buf, size_t len)
@@ -661,20 +700,16 @@ static void wait_for_start(void)
 {
 	const char *s = getenv("_HUSK_FIFOFD");
 	char path[64], buf[64];
-	int fd, fifo;
-	ssize_t n;
+	int fd, fifo, r;
 
 	xp_late = 1;
 	if (!s || !*s) {
-		do {
-			n = recv(sock, buf, sizeof(buf) - 1, 0);
-		} while (n < 0 && errno == EINTR);
-		if (n == 0)
-			_exit(1);
-		if (n < 0)
+		r = xp_recv_msg(sock, "start", buf, sizeof(buf), NULL);
+		if (r < 0)
 			xp_fail(errno, "wait for start on the sync socket");
-		buf[n] = '\0';
-		if (!strstr(buf, "\"type\":\"start\""))
+		if (r == 0 && !buf[0])
+			_exit(1);
+		if (r == 0)
 			xp_fail(0, "wait for start: unexpected message %s", buf);
 		return;
 	}

@@ -115,6 +115,10 @@ enum xp_tag {
 /* xp_send_error sends msg as the JSON "error" message on fd. */
 void xp_send_error(int fd, const char *msg);
 
+/* xp_recv_msg receives one message from fd and says whether it has the
+ * given type (execplan.c). */
+int xp_recv_msg(int fd, const char *type, char *buf, size_t size, int *attached);
+
 /* husk_join_late enters what the parent of a direct process makes while
  * it starts (nsexec.c): the v1 cgroups (_HUSK_CGROUP_LATE) and the network
  * namespace (_HUSK_NETNS_LATE), once the parent's "join" message on sock

@@ -867,17 +867,14 @@ void xp_init_prelude(const struct xp_init *in)
 static void run_hooks(int sock)
 {
 	char buf[512];
-	ssize_t n;
+	int r;
 
 	if (xp_send_msg("hooks", NULL, -1) < 0)
 		xp_fail(errno, "send \"hooks\" to the sync socket");
-	do {
-		n = recv(sock, buf, sizeof(buf) - 1, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
+	r = xp_recv_msg(sock, "hooks-done", buf, sizeof(buf), NULL);
+	if (r < 0)
 		xp_fail(errno, "receive from the sync socket");
-	buf[n > 0 ? n : 0] = '\0';
-	if (!strstr(buf, "\"type\":\"hooks-done\""))
+	if (r == 0)
 		xp_fail(0, "the runtime did not finish the createRuntime hooks");
 }
 

@@ -388,33 +388,15 @@ static int late_netns, late_pending;
 void husk_join_late(int sock)
 {
 	char buf[256];
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { buf, sizeof(buf) - 1 };
-	struct msghdr mh = { 0 };
-	struct cmsghdr *c;
-	ssize_t n;
-	int fd = -1;
+	int fd, r;
 
 	if (!late_pending)
 		return;
 	late_pending = 0;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.space;
-	mh.msg_controllen = sizeof(ctl.space);
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
+	r = xp_recv_msg(sock, "join", buf, sizeof(buf), &fd);
+	if (r < 0)
 		bail(1, "receive from the sync socket");
-	buf[n > 0 ? n : 0] = '\0';
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (!strstr(buf, "\"type\":\"join\""))
+	if (r == 0)
 		bail(0, "the runtime did not make the cgroup and network namespace");
 	if (late_netns) {
 		/* Without an fd the parent could not make it: make one here. */
