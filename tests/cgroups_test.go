@@ -198,51 +198,46 @@ func TestCgroupsMadeWhileProcessStarts(t *testing.T) {
 		t.Skip("cgroup v2 host: the process is cloned into its whole cgroup")
 	}
 	t.Parallel()
-	for _, p := range initPaths {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			b := newBundle(t)
-			p.setup(b.Spec)
-			hook, seen := pidHook(t, b, "cgroup", "cat /proc/$pid/cgroup")
-			b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook}}
-			id := b.newID()
-			b.Spec.Process.Args = []string{"true"}
-			b.writeSpec(id)
-			args := []string{"run", "--bundle", b.Dir, id}
-			if !isHusk() {
-				b.mustHusk(args...)
-			} else {
-				_, events := b.traced(args...)
-				at := map[string]float64{}
-				for _, e := range events {
-					at[e.Name] = e.StartUs
-				}
-				rest, ok := at["cgroup-create-rest"]
-				if p.name == "C" && (!ok || rest < at["fork-exec+nsenter"]) {
-					t.Errorf("phases %v: want cgroup-create-rest after fork-exec+nsenter", events)
-				}
+	eachInitPath(t, func(t *testing.T, b *bundle, path string) {
+		hook, seen := pidHook(t, b, "cgroup", "cat /proc/$pid/cgroup")
+		b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook}}
+		id := b.newID()
+		b.Spec.Process.Args = []string{"true"}
+		b.writeSpec(id)
+		args := []string{"run", "--bundle", b.Dir, id}
+		if !isHusk() {
+			b.mustHusk(args...)
+		} else {
+			_, events := b.traced(args...)
+			at := map[string]float64{}
+			for _, e := range events {
+				at[e.Name] = e.StartUs
 			}
-			data, err := os.ReadFile(seen)
-			if err != nil {
-				t.Fatalf("createRuntime hook did not run: %v", err)
+			rest, ok := at["cgroup-create-rest"]
+			if path == "C" && (!ok || rest < at["fork-exec+nsenter"]) {
+				t.Errorf("phases %v: want cgroup-create-rest after fork-exec+nsenter", events)
 			}
-			want := b.cgroupPath(id)
-			n := 0
-			for _, l := range lines(string(data)) {
-				parts := strings.SplitN(l, ":", 3)
-				// The memory cgroup comes last, right before execve
-				// (cgroups.JoinSpec.LateTasksFile).
-				if len(parts) != 3 || parts[1] == "" || parts[1] == "memory" {
-					continue
-				}
-				n++
-				if parts[2] != want {
-					t.Errorf("createRuntime hook: the process is in %s cgroup %q, want %q", parts[1], parts[2], want)
-				}
+		}
+		data, err := os.ReadFile(seen)
+		if err != nil {
+			t.Fatalf("createRuntime hook did not run: %v", err)
+		}
+		want := b.cgroupPath(id)
+		n := 0
+		for _, l := range lines(string(data)) {
+			parts := strings.SplitN(l, ":", 3)
+			// The memory cgroup comes last, right before execve
+			// (cgroups.JoinSpec.LateTasksFile).
+			if len(parts) != 3 || parts[1] == "" || parts[1] == "memory" {
+				continue
 			}
-			if n == 0 {
-				t.Errorf("createRuntime hook saw no v1 cgroup: %q", data)
+			n++
+			if parts[2] != want {
+				t.Errorf("createRuntime hook: the process is in %s cgroup %q, want %q", parts[1], parts[2], want)
 			}
-		})
-	}
+		}
+		if n == 0 {
+			t.Errorf("createRuntime hook saw no v1 cgroup: %q", data)
+		}
+	})
 }

@@ -25,6 +25,19 @@ var initPaths = []struct {
 	{"Go", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux} }, "go-init-start"},
 }
 
+// eachInitPath runs test as a parallel subtest for each init path, with a
+// new bundle set up for that path.
+func eachInitPath(t *testing.T, test func(t *testing.T, b *bundle, path string)) {
+	for _, p := range initPaths {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBundle(t)
+			p.setup(b.Spec)
+			test(t, b, p.name)
+		})
+	}
+}
+
 // The C path is taken for the default config, the Go path when asked for,
 // and both build the same container: the same mounts with the same
 // options, the same /dev, hostname, credentials, cwd, umask and limits.

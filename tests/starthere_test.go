@@ -67,36 +67,32 @@ func TestCreateStartHereDeleteBeforeStart(t *testing.T) {
 
 // `husk run` starts the container over the sync socket (no exec fifo): the
 // poststart hooks still run only once the program runs, after the
-// startContainer hooks, on both init paths.
+// startContainer hooks. (A startContainer hook runs in the container,
+// which only the Go path does: both subtests take it.)
 func TestRunPoststartHookAfterExec(t *testing.T) {
 	t.Parallel()
-	for _, p := range initPaths {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			b := newBundle(t)
-			p.setup(b.Spec)
-			// The startContainer hook holds the process back a while
-			// before its exec; the poststart hook then records what
-			// the container's process runs.
-			hook := "/bin/hook-slow"
-			if err := os.WriteFile(filepath.Join(b.Rootfs, hook), []byte("#!/bin/sh\nsleep 0.3\n"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			post, seen := pidHook(t, b, "poststart", "cat /proc/$pid/comm")
-			b.Spec.Hooks = &specs.Hooks{
-				StartContainer: []specs.Hook{{Path: hook}},
-				Poststart:      []specs.Hook{post},
-			}
-			if _, errOut, code := b.run(sh("sleep 0.5")...); code != 0 {
-				t.Fatalf("run: exit %d: %s", code, errOut)
-			}
-			got, err := os.ReadFile(seen)
-			if err != nil {
-				t.Fatalf("poststart hook did not run: %v", err)
-			}
-			if c := strings.TrimSpace(string(got)); c != "sh" && c != "sleep" {
-				t.Errorf("poststart hook ran before the program: the process was %q", c)
-			}
-		})
-	}
+	eachInitPath(t, func(t *testing.T, b *bundle, _ string) {
+		// The startContainer hook holds the process back a while
+		// before its exec; the poststart hook then records what
+		// the container's process runs.
+		hook := "/bin/hook-slow"
+		if err := os.WriteFile(filepath.Join(b.Rootfs, hook), []byte("#!/bin/sh\nsleep 0.3\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		post, seen := pidHook(t, b, "poststart", "cat /proc/$pid/comm")
+		b.Spec.Hooks = &specs.Hooks{
+			StartContainer: []specs.Hook{{Path: hook}},
+			Poststart:      []specs.Hook{post},
+		}
+		if _, errOut, code := b.run(sh("sleep 0.5")...); code != 0 {
+			t.Fatalf("run: exit %d: %s", code, errOut)
+		}
+		got, err := os.ReadFile(seen)
+		if err != nil {
+			t.Fatalf("poststart hook did not run: %v", err)
+		}
+		if c := strings.TrimSpace(string(got)); c != "sh" && c != "sleep" {
+			t.Errorf("poststart hook ran before the program: the process was %q", c)
+		}
+	})
 }
