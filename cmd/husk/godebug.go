@@ -9,4 +9,5 @@ package main
 // inside a CPU limit of their own, so both are off: GOMAXPROCS is the
 // number of CPUs husk may run on, as before Go 1.25. (Go 1.26 still reads
 // /proc/self/cgroup, mountinfo and the cpu files once at start-up, to
-// count whether the setting changed anything; no setting avoids that.)
+// count whether the setting changed anything; no setting avoids that, but
+// the runtime husk's Makefile builds with does not: scripts/rtoverlay.)
