@@ -132,6 +132,16 @@ func (s *spawnSpec) finishLate(ch *child, early cgroups.EarlyApplier, lateNetNS 
 		end := s.trace.Begin("netns-wait")
 		fd, err := s.netns.Take()
 		end()
+		if !s.netns.Start.IsZero() {
+			// When the namespace was made: before the Go runtime
+			// started (netns-ahead), or by a thread since create
+			// began.
+			name := "netns-make"
+			if s.netns.Ahead {
+				name = "netns-ahead"
+			}
+			s.trace.span(name, s.netns.Start, s.netns.End)
+		}
 		if err == nil {
 			f = os.NewFile(uintptr(fd), "network namespace")
 			defer f.Close()

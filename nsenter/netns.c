@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netns.h"
@@ -16,12 +18,21 @@ struct husk_netns {
 	pthread_t thread;
 	int fd;
 	int err;
+	long long start_ns, end_ns; /* CLOCK_REALTIME, for --trace */
 };
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static void *netns_main(void *arg)
 {
 	struct husk_netns *n = arg;
 
+	n->start_ns = now_ns();
 	/* The namespace is this thread's alone; the thread ends with it. */
 	if (unshare(CLONE_NEWNET) < 0) {
 		n->err = errno;
@@ -31,13 +42,66 @@ static void *netns_main(void *arg)
 	n->fd = openat(AT_FDCWD, "/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (n->fd < 0)
 		n->err = errno;
+	n->end_ns = now_ns();
 	return NULL;
+}
+
+/* The namespace made ahead: husk's constructor arms it for `run` and
+ * `create` (cmd/husk/ahead.c) before the Go runtime starts, and the thread
+ * that makes husk-init's sealed copy then decides, from config.json,
+ * whether the container will want one, and makes it while the runtime
+ * starts. The first husk_netns_start takes it when it was made instead of
+ * starting a thread. */
+static struct {
+	struct husk_netns n;
+	sem_t decided, done;
+	int armed, wanted, taken;
+} ahead;
+
+int husk_netns_ahead_arm(void)
+{
+	if (sem_init(&ahead.decided, 0, 0) < 0 || sem_init(&ahead.done, 0, 0) < 0)
+		return -1;
+	ahead.n.fd = -1;
+	ahead.armed = 1;
+	return 0;
+}
+
+void husk_netns_ahead_disarm(void)
+{
+	ahead.armed = 0;
+}
+
+void husk_netns_ahead_make(int wanted)
+{
+	ahead.wanted = wanted;
+	sem_post(&ahead.decided);
+	if (!wanted)
+		return;
+	netns_main(&ahead.n);
+	sem_post(&ahead.done);
+}
+
+/* take_ahead returns the namespace made ahead, once; NULL when none is
+ * made (or it was taken). It waits only for the decision, which comes
+ * right after husk-init's copy, long before Go asks. */
+static struct husk_netns *take_ahead(void)
+{
+	if (!ahead.armed || __atomic_exchange_n(&ahead.taken, 1, __ATOMIC_ACQ_REL))
+		return NULL;
+	while (sem_wait(&ahead.decided) < 0 && errno == EINTR)
+		;
+	return ahead.wanted ? &ahead.n : NULL;
 }
 
 /* husk_netns_start starts the thread; NULL (and *err) when it cannot. */
 struct husk_netns *husk_netns_start(int *err)
 {
-	struct husk_netns *n = calloc(1, sizeof(*n));
+	struct husk_netns *n = take_ahead();
+
+	if (n)
+		return n;
+	n = calloc(1, sizeof(*n));
 	pthread_attr_t attr;
 	sigset_t all, old;
 
@@ -64,14 +128,24 @@ struct husk_netns *husk_netns_start(int *err)
 }
 
 /* husk_netns_finish waits for the thread and returns an fd of the
- * namespace (close-on-exec), or -1 and *err; it frees n. */
-int husk_netns_finish(struct husk_netns *n, int *err)
+ * namespace (close-on-exec), or -1 and *err, with when the thread started
+ * and finished making it, and whether it was the one made ahead; it frees
+ * n (unless it is that one, which is static). */
+int husk_netns_finish(struct husk_netns *n, int *err, long long times[2], int *ahead_made)
 {
 	int fd;
 
-	pthread_join(n->thread, NULL);
+	*ahead_made = n == &ahead.n;
+	if (*ahead_made)
+		while (sem_wait(&ahead.done) < 0 && errno == EINTR)
+			;
+	else
+		pthread_join(n->thread, NULL);
 	fd = n->fd;
 	*err = n->err;
-	free(n);
+	times[0] = n->start_ns;
+	times[1] = n->end_ns;
+	if (!*ahead_made)
+		free(n);
 	return fd;
 }

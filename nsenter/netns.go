@@ -3,7 +3,10 @@ package nsenter
 // #include "netns.h"
 import "C"
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // NetNS is a network namespace being made ahead of the container process
 // that will join it, on a thread of its own.
@@ -23,12 +26,23 @@ import "syscall"
 // The thread is a plain C thread, not one of the Go runtime's: unshare(2)
 // changes the namespace of the calling thread only, and it ends once the
 // namespace is made, with nothing of Go left on it.
+//
+// In the husk binary, `run` and `create` start that work before the Go
+// runtime does: the thread husk's constructor starts to copy husk-init
+// reads config.json and, when the container will want a new network
+// namespace, makes it then, on the CPU the runtime's start leaves idle
+// (cmd/husk/ahead.c). PrepareNetNS takes that one when it was made.
 type NetNS struct {
 	n *C.struct_husk_netns
+	// Set by Take: when the namespace's thread started and finished
+	// making it, and whether it was made ahead, before the Go runtime.
+	Start, End time.Time
+	Ahead      bool
 }
 
-// PrepareNetNS starts making a network namespace; nil when no thread can
-// be started (the container process then creates its own).
+// PrepareNetNS starts making a network namespace, or takes the one made
+// ahead; nil when no thread can be started (the container process then
+// creates its own).
 func PrepareNetNS() *NetNS {
 	var cerr C.int
 	n := C.husk_netns_start(&cerr)
@@ -44,9 +58,11 @@ func (ns *NetNS) Take() (int, error) {
 	if ns == nil || ns.n == nil {
 		return -1, syscall.EINVAL
 	}
-	var cerr C.int
-	fd := C.husk_netns_finish(ns.n, &cerr)
+	var cerr, ahead C.int
+	var times [2]C.longlong
+	fd := C.husk_netns_finish(ns.n, &cerr, &times[0], &ahead)
 	ns.n = nil
+	ns.Start, ns.End, ns.Ahead = time.Unix(0, int64(times[0])), time.Unix(0, int64(times[1])), ahead != 0
 	if fd < 0 {
 		return -1, syscall.Errno(cerr)
 	}

@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ahead.h"
 #include "fastpath.h"
 
 #ifndef SYS_pidfd_open
@@ -635,10 +636,10 @@ out:
 }
 
 /* image.c, in package nsenter/inithelper. */
-extern void husk_init_seal_ahead(void);
 
-/* starts_process says whether the command is one that starts a container
- * process (run, create, exec), whatever global flags come before it. */
+/* starts_process returns the index of the command in c when it is one
+ * that starts a container process (run, create, exec), whatever global
+ * flags come before it; 0 for any other. */
 static int starts_process(struct cmdline *c)
 {
 	static const char *const valued[] = { "root", "log", "log-format", "criu", "rootless", "trace" };
@@ -646,12 +647,34 @@ static int starts_process(struct cmdline *c)
 	for (int i = 1; i < c->argc; i++) {
 		const char *a = c->argv[i];
 		if (a[0] != '-')
-			return !strcmp(a, "run") || !strcmp(a, "create") || !strcmp(a, "exec");
+			return !strcmp(a, "run") || !strcmp(a, "create") || !strcmp(a, "exec") ? i : 0;
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
 			if (flag_value(c, &i, valued[k]))
 				break;
 	}
 	return 0;
+}
+
+/* bundle_arg returns the --bundle (-b) of run or create, whose own flags
+ * start at argv[i]; "." without one. It only finds the flag, and does not
+ * check the rest: Go does, and this only guides what is made ahead. */
+static const char *bundle_arg(struct cmdline *c, int i)
+{
+	for (; i < c->argc; i++) {
+		const char *a = c->argv[i];
+		if (!strcmp(a, "--"))
+			break;
+		if (a[0] != '-')
+			continue;
+		a += a[1] == '-' ? 2 : 1;
+		if (!strcmp(a, "b") || !strcmp(a, "bundle"))
+			return i + 1 < c->argc ? c->argv[i + 1] : ".";
+		if (!strncmp(a, "b=", 2))
+			return a + 2;
+		if (!strncmp(a, "bundle=", 7))
+			return a + 7;
+	}
+	return ".";
 }
 
 static long long start_ns;
@@ -671,15 +694,17 @@ __attribute__((constructor(101))) static void husk_fast_path(void)
 	struct timespec ts;
 	const char *s;
 	enum outcome out;
+	int i;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
 		start_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	if (((s = getenv("_HUSK_SYNCFD")) && *s) || read_cmdline(&c) < 0)
 		return;
-	if (starts_process(&c)) {
+	if ((i = starts_process(&c))) {
 		/* Go starts the process from a sealed copy of husk-init: it is
-		 * made on another CPU while the Go runtime starts. */
-		husk_init_seal_ahead();
+		 * made on another CPU while the Go runtime starts, and so is a
+		 * new container's network namespace (ahead.c). */
+		husk_start_ahead(strcmp(c.argv[i], "exec") ? bundle_arg(&c, i + 1) : NULL);
 		return;
 	}
 	if (((s = getenv("_HUSK_NOFAST")) && *s) || parse_request(&c, &q) < 0)

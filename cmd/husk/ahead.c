@@ -1,0 +1,269 @@
+/*
+ * What `run`, `create` and `exec` start ahead, before the Go runtime: see
+ * ahead.h.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#include "ahead.h"
+
+/* From nsenter/inithelper/image.h and nsenter/netns.h (declared here: the
+ * go command does not track headers outside a package's directory). */
+extern int husk_init_seal_ahead(void (*then)(void));
+extern int husk_netns_ahead_arm(void);
+extern void husk_netns_ahead_disarm(void);
+extern void husk_netns_ahead_make(int wanted);
+
+/* The bundle's config.json, read on the thread that makes things ahead. */
+static char config_path[4096];
+static char config_buf[256 << 10];
+
+/* A JSON text being scanned: only enough of JSON to find a value by its
+ * keys and skip the others. Anything it cannot read ends the scan, and
+ * with it the guess (no namespace made ahead). */
+struct js {
+	const char *p, *end;
+};
+
+static void js_space(struct js *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+/* js_string reads a string: *s and *n are its contents as written, with
+ * any escapes in them (a key or value written with escapes matches
+ * nothing here). */
+static int js_string(struct js *j, const char **s, size_t *n)
+{
+	js_space(j);
+	if (j->p >= j->end || *j->p != '"')
+		return -1;
+	*s = ++j->p;
+	while (j->p < j->end && *j->p != '"')
+		j->p += *j->p == '\\' ? 2 : 1;
+	if (j->p >= j->end)
+		return -1;
+	*n = (size_t)(j->p - *s);
+	j->p++;
+	return 0;
+}
+
+static int js_is(const char *s, size_t n, const char *lit)
+{
+	return strlen(lit) == n && !memcmp(s, lit, n);
+}
+
+/* js_next moves past the ',' between two members or elements, and says
+ * whether another one follows (1), the object or array ends with close
+ * (0), or the text is broken (-1). The first call, with first set, only
+ * checks for an empty object or array. */
+static int js_next(struct js *j, char close, int first)
+{
+	js_space(j);
+	if (j->p >= j->end)
+		return -1;
+	if (*j->p == close) {
+		j->p++;
+		return 0;
+	}
+	if (first)
+		return 1;
+	if (*j->p != ',')
+		return -1;
+	j->p++;
+	return 1;
+}
+
+/* js_key reads an object member's key and its ':'. */
+static int js_key(struct js *j, const char **s, size_t *n)
+{
+	if (js_string(j, s, n) < 0)
+		return -1;
+	js_space(j);
+	if (j->p >= j->end || *j->p != ':')
+		return -1;
+	j->p++;
+	return 0;
+}
+
+static int js_skip(struct js *j, int depth)
+{
+	const char *s;
+	size_t n;
+	char open, close;
+	int more;
+
+	js_space(j);
+	if (j->p >= j->end || depth > 64)
+		return -1;
+	open = *j->p;
+	if (open == '"')
+		return js_string(j, &s, &n);
+	if (open != '{' && open != '[') {
+		/* A number, true, false or null. */
+		while (j->p < j->end && !strchr(",}] \t\r\n", *j->p))
+			j->p++;
+		return 0;
+	}
+	close = open == '{' ? '}' : ']';
+	j->p++;
+	for (int first = 1; (more = js_next(j, close, first)) == 1; first = 0) {
+		if (open == '{' && js_key(j, &s, &n) < 0)
+			return -1;
+		if (js_skip(j, depth + 1) < 0)
+			return -1;
+	}
+	return more;
+}
+
+/* js_member leaves j at the value of key in the object j is at. */
+static int js_member(struct js *j, const char *key)
+{
+	const char *s;
+	size_t n;
+	int more;
+
+	js_space(j);
+	if (j->p >= j->end || *j->p != '{')
+		return -1;
+	j->p++;
+	for (int first = 1; (more = js_next(j, '}', first)) == 1; first = 0) {
+		if (js_key(j, &s, &n) < 0)
+			return -1;
+		if (js_is(s, n, key))
+			return 0;
+		if (js_skip(j, 1) < 0)
+			return -1;
+	}
+	return -1;
+}
+
+/* has_cgroup_mount says whether the config's mounts (the text in j) have a
+ * cgroup file system: -1 when they cannot be read. */
+static int has_cgroup_mount(struct js *j)
+{
+	const char *s, *type;
+	size_t n, type_n;
+	int more;
+
+	if (js_member(j, "mounts") < 0)
+		return 0; /* none */
+	js_space(j);
+	if (j->p >= j->end || *j->p != '[')
+		return -1;
+	j->p++;
+	for (int first = 1; (more = js_next(j, ']', first)) == 1; first = 0) {
+		js_space(j);
+		if (j->p >= j->end || *j->p != '{')
+			return -1;
+		j->p++;
+		type = NULL;
+		type_n = 0;
+		for (int f = 1; (more = js_next(j, '}', f)) == 1; f = 0) {
+			if (js_key(j, &s, &n) < 0)
+				return -1;
+			if (js_is(s, n, "type") ? js_string(j, &type, &type_n) < 0 : js_skip(j, 2) < 0)
+				return -1;
+		}
+		if (more < 0)
+			return -1;
+		if (type && (js_is(type, type_n, "cgroup") || js_is(type, type_n, "cgroup2")))
+			return 1;
+	}
+	return more;
+}
+
+int husk_config_wants_netns(const char *text, size_t len, int cgroup2_host)
+{
+	struct js j = { text, text + len };
+	const char *s, *type, *path;
+	size_t n, type_n, path_n;
+	int more, network = 0;
+
+	/* On a cgroup v2 host a cgroup mount takes libcontainer's Go path,
+	 * which makes its namespaces itself. */
+	if (cgroup2_host && has_cgroup_mount(&j) != 0)
+		return 0;
+	j.p = text;
+	if (js_member(&j, "linux") < 0 || js_member(&j, "namespaces") < 0)
+		return 0;
+	js_space(&j);
+	if (j.p >= j.end || *j.p != '[')
+		return 0;
+	j.p++;
+	for (int first = 1; (more = js_next(&j, ']', first)) == 1; first = 0) {
+		js_space(&j);
+		if (j.p >= j.end || *j.p != '{')
+			return 0;
+		j.p++;
+		type = path = NULL;
+		type_n = path_n = 0;
+		for (int f = 1; (more = js_next(&j, '}', f)) == 1; f = 0) {
+			if (js_key(&j, &s, &n) < 0)
+				return 0;
+			if (js_is(s, n, "type")) {
+				if (js_string(&j, &type, &type_n) < 0)
+					return 0;
+			} else if (js_is(s, n, "path")) {
+				if (js_string(&j, &path, &path_n) < 0)
+					return 0;
+			} else if (js_skip(&j, 2) < 0) {
+				return 0;
+			}
+		}
+		if (more < 0 || !type || path_n > 0 || js_is(type, type_n, "user") || js_is(type, type_n, "time"))
+			return 0;
+		if (js_is(type, type_n, "network"))
+			network = 1;
+	}
+	return more == 0 && network;
+}
+
+/* read_config reads config_path into config_buf; its length, or -1 when
+ * it cannot be read whole. */
+static ssize_t read_config(void)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd = openat(AT_FDCWD, config_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (len < sizeof(config_buf) && (n = read(fd, config_buf + len, sizeof(config_buf) - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	return len < sizeof(config_buf) ? (ssize_t)len : -1;
+}
+
+/* netns_job runs on the thread that made husk-init's copy. */
+static void netns_job(void)
+{
+	struct statfs fs;
+	ssize_t len = read_config();
+	int v2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+
+	husk_netns_ahead_make(len > 0 && husk_config_wants_netns(config_buf, (size_t)len, v2));
+}
+
+void husk_start_ahead(const char *bundle)
+{
+	cpu_set_t cpus;
+	int netns;
+
+	/* On one CPU, making it ahead would only make it sooner. */
+	netns = bundle && sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1 &&
+		snprintf(config_path, sizeof(config_path), "%s/config.json", bundle) < (int)sizeof(config_path) &&
+		husk_netns_ahead_arm() == 0;
+	if (!husk_init_seal_ahead(netns ? netns_job : NULL) && netns)
+		husk_netns_ahead_disarm();
+}
