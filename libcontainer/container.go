@@ -812,16 +812,22 @@ func (c *Container) Delete(force bool) error {
 	if (st == Running || st == Paused) && !force {
 		return fmt.Errorf("cannot delete container %q that is not stopped: %s", c.state.ID, st)
 	}
-	if c.startSock != nil {
-		// Never started: its process sees the socket close and exits
-		// (and is killed below all the same).
-		c.startSock.Close()
-		c.startSock = nil
-	}
 	if st != Stopped {
 		if err := c.killAndWait(); err != nil {
 			return err
 		}
+	} else if c.parentOf {
+		// A process of this one's that ended by itself: collect it.
+		var ws unix.WaitStatus
+		unix.Wait4(c.state.Pid, &ws, unix.WNOHANG, nil)
+	}
+	if c.startSock != nil {
+		// Never started. Closed only now that the process is gone:
+		// it exits by itself when it sees the socket close, and
+		// could then be a zombie that killAndWait takes for gone and
+		// leaves behind.
+		c.startSock.Close()
+		c.startSock = nil
 	}
 	if c.mgr != nil {
 		// Processes of a container without its own PID namespace may
