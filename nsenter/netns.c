@@ -8,11 +8,16 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "netns.h"
+#include "spawn.h"
 
 struct husk_netns {
 	pthread_t thread;
@@ -47,15 +52,20 @@ static void *netns_main(void *arg)
 }
 
 /* The namespace made ahead: husk's constructor arms it for `run` and
- * `create` (cmd/husk/ahead.c) before the Go runtime starts, and the thread
- * that makes husk-init's sealed copy then decides, from config.json,
- * whether the container will want one, and makes it while the runtime
- * starts. The first husk_netns_start takes it when it was made instead of
- * starting a thread. */
+ * `create` (cmd/husk/ahead.c) before the Go runtime starts; the thread that
+ * makes husk-init's sealed copy then decides, from config.json, whether the
+ * container will want one and, if so, runs husk-init from that copy to make
+ * it (`husk-init netns`, which sends an fd of it back over a socket) while
+ * the runtime starts. A process of its own rather than this thread: while
+ * a thread of husk's works in the kernel on another CPU, each copy-on-write
+ * fault of the runtime's start costs a TLB shootdown IPI to that CPU (~70
+ * of them, ~0.3 ms, on the test machine). The first husk_netns_start takes
+ * it instead of starting a thread. */
 static struct {
 	struct husk_netns n;
 	sem_t decided, done;
-	int armed, wanted, taken;
+	int armed, wanted, taken, sock;
+	pid_t pid;
 } ahead;
 
 int husk_netns_ahead_arm(void)
@@ -63,6 +73,7 @@ int husk_netns_ahead_arm(void)
 	if (sem_init(&ahead.decided, 0, 0) < 0 || sem_init(&ahead.done, 0, 0) < 0)
 		return -1;
 	ahead.n.fd = -1;
+	ahead.sock = -1;
 	ahead.armed = 1;
 	return 0;
 }
@@ -72,13 +83,55 @@ void husk_netns_ahead_disarm(void)
 	ahead.armed = 0;
 }
 
-void husk_netns_ahead_make(int wanted)
+int husk_netns_ahead_start(int exe_fd, int wanted)
 {
+	char path[32];
+	char *argv[] = { "husk-init", "netns", NULL };
+	char *envp[] = { NULL };
+	int sv[2], cerr;
+
+	ahead.n.start_ns = now_ns();
+	if (wanted && (exe_fd < 0 || snprintf(path, sizeof(path), "/proc/self/fd/%d", exe_fd) >= (int)sizeof(path) ||
+		       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0))
+		wanted = 0;
+	if (wanted) {
+		/* husk-init's fd 0 is its end of the socket. */
+		ahead.pid = husk_spawn(path, argv, envp, &sv[1], 1, &cerr);
+		close(sv[1]);
+		if (ahead.pid > 0) {
+			ahead.sock = sv[0];
+		} else {
+			close(sv[0]);
+			wanted = 0;
+		}
+	}
 	ahead.wanted = wanted;
 	sem_post(&ahead.decided);
-	if (!wanted)
-		return;
-	netns_main(&ahead.n);
+	return wanted;
+}
+
+void husk_netns_ahead_finish(void)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	int err = 0;
+	struct iovec iov = { &err, sizeof(err) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	ssize_t n;
+
+	while ((n = recvmsg(ahead.sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&ahead.n.fd, CMSG_DATA(c), sizeof(int));
+	else
+		ahead.n.err = n < 0 ? errno : n == (ssize_t)sizeof(err) && err ? err : EIO;
+	close(ahead.sock);
+	while (waitpid(ahead.pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	ahead.n.end_ns = now_ns();
 	sem_post(&ahead.done);
 }
 

@@ -30,8 +30,9 @@ import (
 // In the husk binary, `run` and `create` start that work before the Go
 // runtime does: the thread husk's constructor starts to copy husk-init
 // reads config.json and, when the container will want a new network
-// namespace, makes it then, on the CPU the runtime's start leaves idle
-// (cmd/husk/ahead.c). PrepareNetNS takes that one when it was made.
+// namespace, runs husk-init from its copy to make it, on the CPU the
+// runtime's start leaves idle (cmd/husk/ahead.c, netns.c). PrepareNetNS
+// takes that one when it was made.
 type NetNS struct {
 	n *C.struct_husk_netns
 	// Set by Take: when the namespace's thread started and finished

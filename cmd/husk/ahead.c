@@ -18,10 +18,12 @@
 
 /* From nsenter/inithelper/image.h and nsenter/netns.h (declared here: the
  * go command does not track headers outside a package's directory). */
-extern int husk_init_seal_ahead(void (*then)(void));
+extern int husk_init_seal_ahead(void (*then)(int fd));
+extern void husk_init_publish_sealed(void);
 extern int husk_netns_ahead_arm(void);
 extern void husk_netns_ahead_disarm(void);
-extern void husk_netns_ahead_make(int wanted);
+extern int husk_netns_ahead_start(int exe_fd, int wanted);
+extern void husk_netns_ahead_finish(void);
 
 /* The bundle's config.json, read on the thread that makes things ahead. */
 static char config_path[4096];
@@ -245,14 +247,19 @@ static ssize_t read_config(void)
 	return len < sizeof(config_buf) ? (ssize_t)len : -1;
 }
 
-/* netns_job runs on the thread that made husk-init's copy. */
-static void netns_job(void)
+/* netns_job runs on the thread that made husk-init's copy (sealed_fd). */
+static void netns_job(int sealed_fd)
 {
 	struct statfs fs;
 	ssize_t len = read_config();
 	int v2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+	int wanted = len > 0 && husk_config_wants_netns(config_buf, (size_t)len, v2);
 
-	husk_netns_ahead_make(len > 0 && husk_config_wants_netns(config_buf, (size_t)len, v2));
+	wanted = husk_netns_ahead_start(sealed_fd, wanted);
+	/* husk-init has exec'd: Go may have the copy. */
+	husk_init_publish_sealed();
+	if (wanted)
+		husk_netns_ahead_finish();
 }
 
 void husk_start_ahead(const char *bundle)

@@ -9,8 +9,8 @@
  * husk-init's sealed copy (nsenter/inithelper/image.c) and then, for `run`
  * and `create` (bundle is their bundle directory; NULL for `exec`), reads
  * the bundle's config.json and, when the container will want a new
- * network namespace, makes it (nsenter/netns.c): ~0.45 ms of kernel work
- * that is then done by the time create needs it.
+ * network namespace, has husk-init make it (nsenter/netns.c): ~0.45 ms of
+ * kernel work that is then done by the time create needs it.
  */
 void husk_start_ahead(const char *bundle);
 

@@ -90,7 +90,8 @@ static struct {
 	int started, taken, fd, err;
 	long long start_ns, end_ns; /* asked for, made: CLOCK_REALTIME, for --trace */
 	sem_t done;
-	void (*then)(void);
+	void (*then)(int fd);
+	int published;
 } ahead;
 
 static long long now_ns(void)
@@ -100,14 +101,25 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* husk_init_publish_sealed lets husk_init_take_sealed have the copy made
+ * ahead: its thread calls it, or the then it runs, once it no longer uses
+ * the copy itself. */
+void husk_init_publish_sealed(void)
+{
+	if (!ahead.published) {
+		ahead.published = 1;
+		sem_post(&ahead.done);
+	}
+}
+
 static void *seal_main(void *arg)
 {
 	(void)arg;
 	ahead.fd = husk_init_memfd(&ahead.err);
 	ahead.end_ns = now_ns();
-	sem_post(&ahead.done);
 	if (ahead.then)
-		ahead.then();
+		ahead.then(ahead.fd);
+	husk_init_publish_sealed();
 	return NULL;
 }
 
@@ -138,7 +150,7 @@ static void keep_off_this_cpu(pthread_t thread)
  * runtime's start leaves idle). Call it before any other thread exists (a
  * constructor). It returns whether the thread started: without one, then
  * never runs. */
-int husk_init_seal_ahead(void (*then)(void))
+int husk_init_seal_ahead(void (*then)(int fd))
 {
 	pthread_attr_t attr;
 	pthread_t thread;
