@@ -185,6 +185,15 @@ static int has_cgroup_mount(struct js *j)
 	return more;
 }
 
+/* has_terminal says whether process.terminal is true. */
+static int has_terminal(struct js *j)
+{
+	if (js_member(j, "process") < 0 || js_member(j, "terminal") < 0)
+		return 0;
+	js_space(j);
+	return j->end - j->p >= 4 && !memcmp(j->p, "true", 4);
+}
+
 int husk_config_wants_netns(const char *text, size_t len, int cgroup2_host)
 {
 	struct js j = { text, text + len };
@@ -192,8 +201,11 @@ int husk_config_wants_netns(const char *text, size_t len, int cgroup2_host)
 	size_t n, type_n, path_n;
 	int more, network = 0;
 
-	/* On a cgroup v2 host a cgroup mount takes libcontainer's Go path,
-	 * which makes its namespaces itself. */
+	/* A terminal, and on a cgroup v2 host a cgroup mount, take
+	 * libcontainer's Go path, which makes its namespaces itself. */
+	if (has_terminal(&j))
+		return 0;
+	j.p = text;
 	if (cgroup2_host && has_cgroup_mount(&j) != 0)
 		return 0;
 	j.p = text;

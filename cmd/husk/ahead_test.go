@@ -27,6 +27,8 @@ func TestConfigWantsNetNS(t *testing.T) {
 		{"cgroup mount on cgroup v1", `{` + mounts + `,"linux":{` + ns + `}}`, false, true},
 		{"cgroup mount on cgroup v2", `{` + mounts + `,"linux":{` + ns + `}}`, true, false},
 		{"no cgroup mount on cgroup v2", `{"mounts":[{"destination":"/proc","type":"proc"}],"linux":{` + ns + `}}`, true, true},
+		{"terminal", `{"process":{"terminal":true,"args":["sh"]},"linux":{` + ns + `}}`, false, false},
+		{"no terminal", `{"process":{"args":["sh"],"terminal":false},"linux":{` + ns + `}}`, false, true},
 		{"only in an annotation", `{"annotations":{"linux":"{\"namespaces\":[{\"type\":\"network\"}]}"},"linux":{}}`, false, false},
 		{"nested, not linux's", `{"x":{"linux":{` + ns + `}}}`, false, false},
 		{"escaped type", `{"linux":{"namespaces":[{"type":"netw\u006frk"}]}}`, false, false},
@@ -43,24 +45,28 @@ func TestConfigWantsNetNS(t *testing.T) {
 }
 
 // The guess on the spec `husk spec` writes, which most bundles start from,
-// as it writes it (indented) and as a program marshals it (compact).
+// as it writes it (indented) and as a program marshals it (compact): with
+// its terminal (the Go path), and without, as the benchmark runs it.
 func TestConfigWantsNetNSOfExampleSpec(t *testing.T) {
-	spec := specconv.Example()
-	indented, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	compact, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, data := range [][]byte{indented, compact} {
-		if !configWantsNetNS(data, false) {
-			t.Errorf("no network namespace ahead for the example spec on cgroup v1:\n%s", data)
+	for _, terminal := range []bool{true, false} {
+		spec := specconv.Example()
+		spec.Process.Terminal = terminal
+		indented, err := json.MarshalIndent(spec, "", "\t")
+		if err != nil {
+			t.Fatal(err)
 		}
-		// Its cgroup mount takes the Go path there.
-		if configWantsNetNS(data, true) {
-			t.Errorf("a network namespace ahead for the example spec on cgroup v2:\n%s", data)
+		compact, err := json.Marshal(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, data := range [][]byte{indented, compact} {
+			if got := configWantsNetNS(data, false); got == terminal {
+				t.Errorf("terminal %v, cgroup v1: network namespace ahead %v:\n%s", terminal, got, data)
+			}
+			// Its cgroup mount takes the Go path there.
+			if configWantsNetNS(data, true) {
+				t.Errorf("terminal %v, cgroup v2: a network namespace ahead:\n%s", terminal, data)
+			}
 		}
 	}
 }
