@@ -38,14 +38,10 @@ static void *netns_main(void *arg)
 	struct husk_netns *n = arg;
 
 	n->start_ns = now_ns();
-	/* The namespace is this thread's alone; the thread ends with it. */
-	if (unshare(CLONE_NEWNET) < 0) {
-		n->err = errno;
-		return NULL;
-	}
-	/* openat: musl's open adds an fcntl for O_CLOEXEC. */
-	n->fd = openat(AT_FDCWD, "/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (n->fd < 0)
+	/* The namespace is this thread's alone; the thread ends with it.
+	 * openat: musl's open adds an fcntl for O_CLOEXEC. */
+	if (unshare(CLONE_NEWNET) < 0 ||
+	    (n->fd = openat(AT_FDCWD, "/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 		n->err = errno;
 	n->end_ns = now_ns();
 	return NULL;
@@ -151,13 +147,12 @@ static struct husk_netns *take_ahead(void)
 struct husk_netns *husk_netns_start(int *err)
 {
 	struct husk_netns *n = take_ahead();
+	pthread_attr_t attr;
+	sigset_t all, old;
 
 	if (n)
 		return n;
 	n = calloc(1, sizeof(*n));
-	pthread_attr_t attr;
-	sigset_t all, old;
-
 	if (!n) {
 		*err = ENOMEM;
 		return NULL;

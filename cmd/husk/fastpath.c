@@ -635,8 +635,6 @@ out:
 	return out;
 }
 
-/* image.c, in package nsenter/inithelper. */
-
 /* starts_process returns the index of the command in c when it is one
  * that starts a container process (run, create, exec), whatever global
  * flags come before it; 0 for any other. */

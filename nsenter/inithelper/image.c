@@ -89,7 +89,7 @@ fail:
 static struct {
 	int started, taken, fd, err;
 	long long start_ns, end_ns; /* asked for, made: CLOCK_REALTIME, for --trace */
-	sem_t done;
+	sem_t done, go;
 	void (*then)(int fd);
 	int published;
 } ahead;
@@ -115,6 +115,10 @@ void husk_init_publish_sealed(void)
 static void *seal_main(void *arg)
 {
 	(void)arg;
+	/* Until its creator has set its CPUs: a detached thread that ended
+	 * would leave it a freed thread to set them on. */
+	while (sem_wait(&ahead.go) < 0 && errno == EINTR)
+		;
 	ahead.fd = husk_init_memfd(&ahead.err);
 	ahead.end_ns = now_ns();
 	if (ahead.then)
@@ -156,7 +160,7 @@ int husk_init_seal_ahead(void (*then)(int fd))
 	pthread_t thread;
 	sigset_t all, old;
 
-	if (!image_size || ahead.started || sem_init(&ahead.done, 0, 0) < 0)
+	if (!image_size || ahead.started || sem_init(&ahead.done, 0, 0) < 0 || sem_init(&ahead.go, 0, 0) < 0)
 		return 0;
 	ahead.then = then;
 	/* Every signal blocked: a signal for husk must reach a thread of the
@@ -172,8 +176,10 @@ int husk_init_seal_ahead(void (*then)(int fd))
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ahead.started = pthread_create(&thread, &attr, seal_main, NULL) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ahead.started)
+	if (ahead.started) {
 		keep_off_this_cpu(thread);
+		sem_post(&ahead.go);
+	}
 	pthread_attr_destroy(&attr);
 	return ahead.started;
 }
