@@ -38,8 +38,8 @@ GO_LDFLAGS    := -s -w -linkmode external -extldflags '$(EXTLDFLAGS)' -X main.ve
 
 # The Go runtime's start-up is edited for husk through `go build -overlay`
 # (scripts/rtoverlay: no cgroup read when containermaxprocs=0, gcenable
-# after the init functions, no cgo template thread: ~0.4 ms per process on
-# the test machine). The overlay holds edited copies of this toolchain's
+# after the init functions, no cgo template thread: ~0.35 ms per process
+# on the test machine). The overlay holds edited copies of this toolchain's
 # own runtime files, made under .build; with a Go version whose runtime
 # differs from what the edits expect it is empty, and the runtime is left
 # as it is.

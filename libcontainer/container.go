@@ -817,9 +817,13 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	} else if c.parentOf {
-		// A process of this one's that ended by itself: collect it.
-		var ws unix.WaitStatus
-		unix.Wait4(c.state.Pid, &ws, unix.WNOHANG, nil)
+		// A process of this one's that ended by itself, a zombie
+		// until reaped: collect it (its start time tells it from
+		// another process that got its PID since).
+		if start, zombie, err := procStartTime(c.state.Pid); err == nil && zombie && start == c.state.StartTime {
+			var ws unix.WaitStatus
+			unix.Wait4(c.state.Pid, &ws, unix.WNOHANG, nil)
+		}
 	}
 	if c.startSock != nil {
 		// Never started. Closed only now that the process is gone:

@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -61,6 +63,39 @@ func TestCreateStartHereDeleteBeforeStart(t *testing.T) {
 	}
 	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
 		t.Errorf("container process %d still exists after delete", pid)
+	}
+	b.assertNothingLeft()
+}
+
+// A container whose process died by itself before Start (killed from
+// outside) is stopped: Delete collects the zombie its creator holds, and
+// leaves nothing.
+func TestCreateStartHereDeleteAfterProcessDied(t *testing.T) {
+	b := newBundle(t)
+	c, _ := createInProcess(t, b, &libcontainer.CreateOpts{StartHere: true}, "sleep", "100")
+	pid := c.Pid()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Until it is a zombie: "Z" in /proc/<pid>/stat, after the comm.
+	for {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			t.Fatalf("the process was reaped by someone else: %v", err)
+		}
+		if i := strings.LastIndexByte(string(data), ')'); i > 0 && strings.HasPrefix(string(data[i:]), ") Z") {
+			break
+		}
+		runtime.Gosched()
+	}
+	if st, err := c.State(); err != nil || st.Status != libcontainer.Stopped {
+		t.Fatalf("state of a container whose process died: %v, %v; want stopped", st, err)
+	}
+	if err := c.Delete(false); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("container process %d left a zombie after delete", pid)
 	}
 	b.assertNothingLeft()
 }
