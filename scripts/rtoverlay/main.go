@@ -1,7 +1,7 @@
 // Command rtoverlay writes the `go build -overlay` file with which the
 // Makefile builds husk: three edits to the start-up of the Go runtime of
 // the toolchain at hand, each of which costs every husk process time
-// before main on the test machine (~0.4 ms in all; see the README's
+// before main on the test machine (~0.35 ms in all; see the README's
 // "Build notes"):
 //
 //   - runtime/cgroup_linux.go: defaultGOMAXPROCSInit returns at once when
