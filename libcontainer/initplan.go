@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/husk-runtime/husk/internal/selfmounts"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/libcontainer/rootfs"
 	"github.com/husk-runtime/husk/seccomp"
@@ -157,11 +158,27 @@ func initPlanCovers(cfg *configs.Config) bool {
 	}
 	for i := range cfg.Mounts {
 		if cfg.Mounts[i].Device == "cgroup" {
-			_, _, ok, err := rootfs.CgroupV1Layout(cfg.Cgroup)
+			_, _, _, ok, err := planCgroupMount(cfg)
 			return ok && err == nil
 		}
 	}
 	return true
+}
+
+// planCgroupMount says how an init plan mounts a "cgroup" mount: on a
+// cgroup v2 host, cgroup2 itself (v2), which the process's own cgroup
+// namespace, when it has one, roots at its cgroup, as the Go path mounts
+// it; elsewhere the v1 layout, the hierarchies' names and the host
+// directories bound there (not ok when it is not known before the process
+// runs: see rootfs.CgroupV1Layout). The Go path's fallback for a cgroup2
+// mount the kernel refuses (a user namespace without a cgroup namespace
+// of its own) is not needed: a plan has no user namespace.
+func planCgroupMount(cfg *configs.Config) (v2 bool, names, dirs []string, ok bool, err error) {
+	if v2, err = selfmounts.CgroupV2Only(); err != nil || v2 {
+		return v2, nil, nil, err == nil, err
+	}
+	names, dirs, ok, err = rootfs.CgroupV1Layout(cfg.Cgroup)
+	return false, names, dirs, ok, err
 }
 
 // hasNamespace reports whether the container has a namespace of type t,
@@ -226,19 +243,23 @@ func encodeInitPlan(id string, cfg *configs.Config, filter *seccomp.Program, ext
 			devFlags |= xdHasPts
 		}
 		kind := uint32(xmFS)
+		fstype := m.Device
 		var names, dirs []string
 		switch m.Device {
 		case "bind":
 			kind = xmBind
 		case "cgroup":
-			var ok bool
-			var err error
-			if names, dirs, ok, err = rootfs.CgroupV1Layout(cfg.Cgroup); err != nil {
+			v2, n, d, ok, err := planCgroupMount(cfg)
+			if err != nil {
 				return nil, err
 			} else if !ok {
 				return nil, nil
 			}
-			kind = xmCgroup1
+			if v2 {
+				fstype = "cgroup2"
+			} else {
+				kind, names, dirs = xmCgroup1, n, d
+			}
 		}
 		v := ne.AppendUint32(nil, kind)
 		v = ne.AppendUint32(v, uint32(m.Flags))
@@ -251,7 +272,7 @@ func encodeInitPlan(id string, cfg *configs.Config, filter *seccomp.Program, ext
 		}
 		v = lstr(v, dest)
 		v = lstr(v, m.Source)
-		v = lstr(v, m.Device)
+		v = lstr(v, fstype)
 		v = lstr(v, m.Data)
 		if kind == xmCgroup1 {
 			v = ne.AppendUint32(v, uint32(len(names)))

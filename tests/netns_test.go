@@ -38,8 +38,6 @@ func TestNetNSMadeAhead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := newBundle(t)
-			// Not spawned directly otherwise (no namespace made ahead).
-			b.withoutCgroupMount()
 			id := b.newID()
 			b.Spec.Process.Args = sh("readlink /proc/self/ns/net; cat /proc/net/dev")
 			b.writeSpec(id)
@@ -100,9 +98,6 @@ func TestNetNSMadeAhead(t *testing.T) {
 func TestNetNSJoinedBeforeSysfsAndHooks(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t)
-	// husk-init's path, where the namespace can be joined late (on a
-	// cgroup v2 host the cgroup mount takes the Go path).
-	b.withoutCgroupMount()
 	hook, seen := pidHook(t, b, "netns", "readlink /proc/$pid/ns/net")
 	b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook}}
 	host := hostNsLink(t, "net")

@@ -7,12 +7,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 #include "ahead.h"
 
@@ -150,41 +146,6 @@ static int js_member(struct js *j, const char *key)
 	return -1;
 }
 
-/* has_cgroup_mount says whether the config's mounts (the text in j) have a
- * cgroup file system: -1 when they cannot be read. */
-static int has_cgroup_mount(struct js *j)
-{
-	const char *s, *type;
-	size_t n, type_n;
-	int more;
-
-	if (js_member(j, "mounts") < 0)
-		return 0; /* none */
-	js_space(j);
-	if (j->p >= j->end || *j->p != '[')
-		return -1;
-	j->p++;
-	for (int first = 1; (more = js_next(j, ']', first)) == 1; first = 0) {
-		js_space(j);
-		if (j->p >= j->end || *j->p != '{')
-			return -1;
-		j->p++;
-		type = NULL;
-		type_n = 0;
-		for (int f = 1; (more = js_next(j, '}', f)) == 1; f = 0) {
-			if (js_key(j, &s, &n) < 0)
-				return -1;
-			if (js_is(s, n, "type") ? js_string(j, &type, &type_n) < 0 : js_skip(j, 2) < 0)
-				return -1;
-		}
-		if (more < 0)
-			return -1;
-		if (type && (js_is(type, type_n, "cgroup") || js_is(type, type_n, "cgroup2")))
-			return 1;
-	}
-	return more;
-}
-
 /* has_terminal says whether process.terminal is true. */
 static int has_terminal(struct js *j)
 {
@@ -194,19 +155,16 @@ static int has_terminal(struct js *j)
 	return j->end - j->p >= 4 && !memcmp(j->p, "true", 4);
 }
 
-int husk_config_wants_netns(const char *text, size_t len, int cgroup2_host)
+int husk_config_wants_netns(const char *text, size_t len)
 {
 	struct js j = { text, text + len };
 	const char *s, *type, *path;
 	size_t n, type_n, path_n;
 	int more, network = 0;
 
-	/* A terminal, and on a cgroup v2 host a cgroup mount, take
-	 * libcontainer's Go path, which makes its namespaces itself. */
+	/* A terminal takes libcontainer's Go path, which makes its
+	 * namespaces itself. */
 	if (has_terminal(&j))
-		return 0;
-	j.p = text;
-	if (cgroup2_host && has_cgroup_mount(&j) != 0)
 		return 0;
 	j.p = text;
 	if (js_member(&j, "linux") < 0 || js_member(&j, "namespaces") < 0)
@@ -262,10 +220,8 @@ static ssize_t read_config(void)
 /* netns_job runs on the thread that made husk-init's copy (sealed_fd). */
 static void netns_job(int sealed_fd)
 {
-	struct statfs fs;
 	ssize_t len = read_config();
-	int v2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
-	int wanted = len > 0 && husk_config_wants_netns(config_buf, (size_t)len, v2);
+	int wanted = len > 0 && husk_config_wants_netns(config_buf, (size_t)len);
 
 	wanted = husk_netns_ahead_start(sealed_fd, wanted);
 	/* husk-init has exec'd: Go may have the copy. */

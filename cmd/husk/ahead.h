@@ -16,12 +16,12 @@ void husk_start_ahead(const char *bundle);
 
 /* husk_config_wants_netns is the guess from config.json's text: whether
  * linux.namespaces has a new network namespace and no user or time
- * namespace, nor any joined by path, and neither process.terminal nor, on
- * a cgroup v2 host (cgroup2_host), a cgroup file system in the mounts
- * sends the container down libcontainer's Go path. A wrong guess costs only time: libcontainer
- * decides from the whole config whether to take what was made ahead
- * (aheadNetNS), and makes its own when nothing was. Only enough JSON is
- * read to find these values: anything it cannot read means no. */
-int husk_config_wants_netns(const char *text, size_t len, int cgroup2_host);
+ * namespace, nor any joined by path, and process.terminal does not send
+ * the container down libcontainer's Go path. A wrong guess costs only
+ * time: libcontainer decides from the whole config whether to take what
+ * was made ahead (aheadNetNS), and makes its own when nothing was. Only
+ * enough JSON is read to find these values: anything it cannot read
+ * means no. */
+int husk_config_wants_netns(const char *text, size_t len);
 
 #endif
