@@ -91,7 +91,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	// first use; it usually exists, which the container directory's
 	// mkdir finds out without a stat of its own.
 	dir := filepath.Join(root, id)
-	err := unix.Mkdir(dir, 0o700)
+	err := makeStateDir(root, dir)
 	if err == unix.ENOENT {
 		if err = os.MkdirAll(root, 0o700); err != nil {
 			return nil, fmt.Errorf("create state root %s: %w", root, err)
@@ -128,7 +128,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 			if c.mgr != nil {
 				c.mgr.Destroy()
 			}
-			removeStateDir(dir)
+			removeStateDir(dir, false)
 		}
 		ch.close()
 	}()
@@ -847,7 +847,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
-	if err := removeStateDir(c.dir); err != nil {
+	if err := removeStateDir(c.dir, true); err != nil {
 		return fmt.Errorf("remove state directory: %w", err)
 	}
 	if err := runHooks("poststop", c.state.Config.Hooks, c.ociState(Stopped)); err != nil {

@@ -110,21 +110,81 @@ func validateID(id string) error {
 	return nil
 }
 
+// spareDir is the name, in the state root, of the state directory the
+// last delete emptied and kept for the next create (see makeStateDir);
+// ':' is in no container ID, so no command takes it for a container.
+//
+// On a file system where a directory's data block is allocated when it is
+// made and freed, and discarded, when it goes (ext4, and the test
+// machine's mounts it without a journal and with `discard`, where that
+// free waits ~0.13 ms for the disk), making and removing a directory per
+// container costs ~0.2 ms of each create and delete; renaming one costs
+// ~0.02 ms.
+const spareDir = ":spare"
+
+// makeStateDir makes dir, the state directory of a new container under
+// root: the spare one, renamed (never over an existing directory: the ID
+// is then taken), or a new one. Errors are mkdir(2)'s.
+func makeStateDir(root, dir string) error {
+	switch err := unix.Renameat2(unix.AT_FDCWD, filepath.Join(root, spareDir), unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE); err {
+	case nil:
+		return nil
+	case unix.EEXIST:
+		return err
+	}
+	return unix.Mkdir(dir, 0o700)
+}
+
 // removeStateDir removes a container's state directory: the files husk
 // keeps there, then the directory, which os.RemoveAll does with a dozen
 // calls more (it opens and lists the directory). Anything else found in it
-// is left to os.RemoveAll.
-func removeStateDir(dir string) error {
+// is left to os.RemoveAll. With keep, an emptied directory becomes the
+// root's spare one when there is none yet (see spareDir).
+func removeStateDir(dir string, keep bool) error {
+	clean := true
 	for _, name := range []string{stateFile, configFile, fifoName} {
 		if err := unix.Unlink(filepath.Join(dir, name)); err != nil && err != unix.ENOENT {
+			clean = false
 			break
 		}
+	}
+	if keep && clean && emptyDir(dir) &&
+		unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, filepath.Join(filepath.Dir(dir), spareDir), unix.RENAME_NOREPLACE) == nil {
+		return nil
 	}
 	switch err := unix.Rmdir(dir); err {
 	case nil, unix.ENOENT:
 		return nil
 	}
 	return os.RemoveAll(dir)
+}
+
+// emptyDir says whether dir has no entries (and can be read).
+func emptyDir(dir string) bool {
+	fd, err := rawfile.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var buf [512]byte
+	for {
+		n, err := unix.Getdents(fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		if n == 0 {
+			return true
+		}
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			if name != "." && name != ".." {
+				return false
+			}
+		}
+	}
 }
 
 // save writes the config file (the whole config) and then the state file
@@ -245,6 +305,13 @@ func lockDir(dir string) (dirLock, error) {
 	if err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	// The directory may have gone while the lock was awaited: deleted,
+	// or kept as the spare and already another container's (makeStateDir).
+	var held, named unix.Stat_t
+	if unix.Fstat(fd, &held) != nil || unix.Stat(dir, &named) != nil || held.Ino != named.Ino || held.Dev != named.Dev {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "lock", Path: dir, Err: unix.ENOENT}
 	}
 	return dirLock(fd), nil
 }

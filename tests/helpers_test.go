@@ -779,6 +779,13 @@ func (b *bundle) leftovers() []string {
 			if isHusk() && e.Name() == ":seccomp-cache" {
 				continue
 			}
+			// and the state directory a delete emptied and kept for
+			// the next create (libcontainer's spareDir).
+			if isHusk() && e.Name() == ":spare" {
+				if left, err := os.ReadDir(filepath.Join(b.Root, e.Name())); err == nil && len(left) == 0 {
+					continue
+				}
+			}
 			res = append(res, "state entry "+filepath.Join(b.Root, e.Name()))
 		}
 	}

@@ -58,6 +58,9 @@
 #include "ahead.h"
 #include "fastpath.h"
 
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -153,6 +156,7 @@ struct request {
 };
 
 static char dir_path[4096];   /* <root>/<id> */
+static char spare_path[4096]; /* <root>/:spare (libcontainer's spareDir) */
 static char state_buf[65536]; /* the state file */
 
 static int read_cmdline(struct cmdline *c)
@@ -252,7 +256,8 @@ static int parse_request(struct cmdline *c, struct request *q)
 		return -1;
 	}
 	q->id = c->argv[i];
-	if (!valid_id(q->id) || snprintf(dir_path, sizeof(dir_path), "%s/%s", q->root, q->id) >= (int)sizeof(dir_path))
+	if (!valid_id(q->id) || snprintf(dir_path, sizeof(dir_path), "%s/%s", q->root, q->id) >= (int)sizeof(dir_path) ||
+	    snprintf(spare_path, sizeof(spare_path), "%s/:spare", q->root) >= (int)sizeof(spare_path))
 		return -1;
 	if (log) {
 		/* Go opens (creates) the log file whatever happens. */
@@ -406,6 +411,7 @@ static enum status status(int dirfd, const struct record *rec)
 /* open_locked opens the state directory and takes Go's lock (lockDir). */
 static int open_locked(void)
 {
+	struct stat held, named;
 	int fd = openat(AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -413,6 +419,13 @@ static int open_locked(void)
 	do
 		r = flock(fd, LOCK_EX);
 	while (r < 0 && errno == EINTR);
+	/* The directory may have gone while the lock was awaited: deleted, or
+	 * kept as the spare and already another container's (lockDir). */
+	if (r == 0 && (fstat(fd, &held) < 0 || stat(dir_path, &named) < 0 || held.st_ino != named.st_ino ||
+		       held.st_dev != named.st_dev)) {
+		errno = ENOENT;
+		r = -1;
+	}
 	if (r < 0) {
 		close(fd);
 		return -1;
@@ -577,12 +590,39 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 }
 
 /* remove_state_dir is libcontainer's removeStateDir. */
+/* empty_dir says whether the directory open at dirfd (never read from
+ * before) has no entries. */
+static int empty_dir(int dirfd)
+{
+	char buf[512];
+	long n;
+
+	while ((n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < n;) {
+			const char *name = buf + off + 19; /* d_ino, d_off, d_reclen, d_type */
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof(reclen));
+			if (strcmp(name, ".") && strcmp(name, ".."))
+				return 0;
+			off += reclen;
+		}
+	return n == 0;
+}
+
+/* remove_state_dir is libcontainer's removeStateDir, keep included: the
+ * emptied directory becomes the root's spare one when there is none. */
 static int remove_state_dir(int dirfd)
 {
 	static const char *const files[] = { "state", "config", "exec.fifo" };
+	int clean = 1;
 	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
-		if (unlinkat(dirfd, files[k], 0) < 0 && errno != ENOENT)
+		if (unlinkat(dirfd, files[k], 0) < 0 && errno != ENOENT) {
+			clean = 0;
 			break;
+		}
+	if (clean && empty_dir(dirfd) &&
+	    syscall(SYS_renameat2, AT_FDCWD, dir_path, AT_FDCWD, spare_path, RENAME_NOREPLACE) == 0)
+		return 0;
 	if (rmdir(dir_path) == 0 || errno == ENOENT)
 		return 0;
 	return nftw(dir_path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
