@@ -161,30 +161,8 @@ func removeStateDir(dir string, keep bool) error {
 
 // emptyDir says whether dir has no entries (and can be read).
 func emptyDir(dir string) bool {
-	fd, err := rawfile.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fd)
-	var buf [512]byte
-	for {
-		n, err := unix.Getdents(fd, buf[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false
-		}
-		if n == 0 {
-			return true
-		}
-		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
-		for _, name := range names {
-			if name != "." && name != ".." {
-				return false
-			}
-		}
-	}
+	names, err := rawfile.ReadDirNames(dir)
+	return err == nil && len(names) == 0
 }
 
 // save writes the config file (the whole config) and then the state file
