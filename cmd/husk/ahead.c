@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "ahead.h"
 
 /* From nsenter/inithelper/image.h and nsenter/netns.h (declared here: the
