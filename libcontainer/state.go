@@ -115,11 +115,11 @@ func validateID(id string) error {
 // ':' is in no container ID, so no command takes it for a container.
 //
 // On a file system where a directory's data block is allocated when it is
-// made and freed, and discarded, when it goes (ext4, and the test
-// machine's mounts it without a journal and with `discard`, where that
-// free waits ~0.13 ms for the disk), making and removing a directory per
-// container costs ~0.2 ms of each create and delete; renaming one costs
-// ~0.02 ms.
+// made and freed, and discarded, when it goes (ext4; the test machine's is
+// mounted without a journal and with `discard`, where that free waits
+// ~0.13 ms for the disk, and files are slower to create in a new
+// directory), making and removing a directory per container cost ~0.5 ms
+// of each `run`; renaming one costs ~0.02 ms.
 const spareDir = ":spare"
 
 // makeStateDir makes dir, the state directory of a new container under
