@@ -85,10 +85,10 @@ static size_t json_append(char *out, size_t pos, size_t cap, const char *s)
 	return pos;
 }
 
-/* send_msg sends {"type":type[,"msg":msg]} with fd attached when >= 0,
- * exactly what sendSync in Go writes. The msg is JSON-escaped unless raw
- * (already JSON text, for the trace). */
-int xp_send_msg(const char *type, const char *msg, int fd)
+/* xp_send_msg_on sends {"type":type[,"msg":msg]} on the socket on with
+ * fd attached when >= 0, exactly what sendSync in Go writes. The msg is
+ * JSON-escaped. */
+int xp_send_msg_on(int on, const char *type, const char *msg, int fd)
 {
 	char buf[8192], cbuf[CMSG_SPACE(sizeof(int))];
 	size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"%s\"", type);
@@ -119,9 +119,15 @@ int xp_send_msg(const char *type, const char *msg, int fd)
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	do {
-		r = sendmsg(sock, &mh, 0);
+		r = sendmsg(on, &mh, 0);
 	} while (r < 0 && errno == EINTR);
 	return r < 0 ? -1 : 0;
+}
+
+/* xp_send_msg sends a message on the sync socket (xp_send_msg_on). */
+int xp_send_msg(const char *type, const char *msg, int fd)
+{
+	return xp_send_msg_on(sock, type, msg, fd);
 }
 
 /* xp_send_error sends {"type":"error","msg":msg} on fd: nsexec.c's
@@ -129,11 +135,7 @@ int xp_send_msg(const char *type, const char *msg, int fd)
  * (a process it cloned itself, _HUSK_DIRECT). */
 void xp_send_error(int fd, const char *msg)
 {
-	int saved = sock;
-
-	sock = fd;
-	xp_send_msg("error", msg, -1);
-	sock = saved;
+	xp_send_msg_on(fd, "error", msg, -1);
 }
 
 /* xp_recv_msg receives one message from the sync socket fd into buf

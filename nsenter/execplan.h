@@ -112,6 +112,10 @@ enum xp_tag {
 	XP_HOOKS = 46,
 };
 
+/* xp_send_msg_on sends the JSON message {"type":type,"msg":msg} on the
+ * socket on, with fd attached when >= 0 (execplan.c). */
+int xp_send_msg_on(int on, const char *type, const char *msg, int fd);
+
 /* xp_send_error sends msg as the JSON "error" message on fd. */
 void xp_send_error(int fd, const char *msg);
 

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "execplan.h"
 #include "netns.h"
 #include "spawn.h"
 
@@ -108,22 +109,18 @@ int husk_netns_ahead_start(int exe_fd, int wanted)
 
 void husk_netns_ahead_finish(void)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	int err = 0;
-	struct iovec iov = { &err, sizeof(err) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	ssize_t n;
+	char buf[64];
+	const char *m;
+	int fd, r = xp_recv_msg(ahead.sock, "netns", buf, sizeof(buf), &fd);
 
-	while ((n = recvmsg(ahead.sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&ahead.n.fd, CMSG_DATA(c), sizeof(int));
-	else
-		ahead.n.err = n < 0 ? errno : n == (ssize_t)sizeof(err) && err ? err : EIO;
+	if (r == 1 && fd >= 0) {
+		ahead.n.fd = fd;
+	} else {
+		/* The errno husk-init sent, or what went wrong here. */
+		ahead.n.err = r < 0 ? errno : r == 1 && (m = strstr(buf, "\"msg\":\"")) && atoi(m + 7) > 0 ? atoi(m + 7) : EIO;
+		if (fd >= 0)
+			close(fd);
+	}
 	close(ahead.sock);
 	while (waitpid(ahead.pid, NULL, 0) < 0 && errno == EINTR)
 		;

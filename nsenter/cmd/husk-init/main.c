@@ -12,42 +12,30 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
+
+#include "../../execplan.h"
 
 extern void husk_nsexec(void);
 
 /* make_netns is `husk-init netns`: it makes a network namespace and sends
- * an fd of it (or the errno, as an int, without one) over the socket at fd
- * 0. The husk binary runs it ahead of the container (nsenter/netns.c): a
- * process of its own, and not a thread of husk's, because while a thread
- * of husk's works in the kernel on another CPU, every copy-on-write fault
- * of the Go runtime's start costs a TLB shootdown IPI to that CPU. */
+ * {"type":"netns"} with an fd of it over the socket at fd 0, or without
+ * one and the errno as its "msg". The husk binary runs it ahead of the
+ * container (nsenter/netns.c): a process of its own, and not a thread of
+ * husk's, because while a thread of husk's works in the kernel on another
+ * CPU, every copy-on-write fault of the Go runtime's start costs a TLB
+ * shootdown IPI to that CPU. */
 static int make_netns(void)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	int err = 0, fd = -1;
-	struct iovec iov = { &err, sizeof(err) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	char err[16] = "";
+	int fd = -1;
 
 	if (unshare(CLONE_NEWNET) < 0 ||
 	    (fd = openat(AT_FDCWD, "/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-		err = errno;
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return sendmsg(0, &msg, MSG_NOSIGNAL) < 0;
+		snprintf(err, sizeof(err), "%d", errno);
+	return xp_send_msg_on(0, "netns", err, fd) < 0;
 }
 
 int main(int argc, char **argv)
