@@ -100,7 +100,7 @@ type spawnSpec struct {
 }
 
 // aheadNetNS says whether Create has the container's network namespace
-// made ahead, on another thread (nsenter.NetNS): when the config asks for
+// made ahead, off its own thread (nsenter.NetNS): when the config asks for
 // a new one and its process will be spawned directly (see spawn), which
 // takes husk-init, an init plan (initPlanCovers) and namespaces that
 // directNamespaces accepts. Should the process not be spawned directly
@@ -114,7 +114,7 @@ func aheadNetNS(cfg *configs.Config) bool {
 
 // finishLate makes what the process ch, cloned already, joins late (see
 // spawn): the rest of its cgroup (early) and its network namespace
-// (lateNetNS, which the thread making it may not have finished), and sends
+// (lateNetNS, which may not be made yet), and sends
 // the "join" message that lets the process enter them, with the
 // namespace's fd (none when it could not be made: the process then makes
 // one itself).
@@ -459,8 +459,8 @@ func spawn(s *spawnSpec) (*child, error) {
 		// when the "join" message brings it, before it first needs it (a
 		// sysfs mount, /dev, the hooks); until then it runs only
 		// husk-init's own set-up. Waiting for it before the clone took
-		// 0.2-0.4 ms of every create on the test machine. Should the
-		// thread have failed, the process makes one itself then.
+		// 0.2-0.4 ms of every create on the test machine. Should it not
+		// have been made, the process makes one itself then.
 		lateNetNS := s.netns != nil && flags&unix.CLONE_NEWNET != 0
 		if lateNetNS {
 			flags &^= unix.CLONE_NEWNET

@@ -209,7 +209,7 @@ void xp_fail(int err, const char *fmt, ...)
 	_exit(1);
 }
 
-static long long now_ns(void)
+long long xp_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -221,14 +221,14 @@ int xp_phase_begin(const char *name)
 	if (!tracing || nphases == (int)(sizeof(phases) / sizeof(phases[0])))
 		return -1;
 	phases[nphases].name = name;
-	phases[nphases].start = now_ns();
+	phases[nphases].start = xp_now_ns();
 	return nphases++;
 }
 
 void xp_phase_end(int i)
 {
 	if (i >= 0)
-		phases[i].end = now_ns();
+		phases[i].end = xp_now_ns();
 }
 
 /* --- reading the plan ------------------------------------------------ */

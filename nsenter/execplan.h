@@ -112,6 +112,10 @@ enum xp_tag {
 	XP_HOOKS = 46,
 };
 
+/* xp_now_ns is CLOCK_REALTIME in nanoseconds: the clock of every phase
+ * --trace shows, Go's and C's (execplan.c). */
+long long xp_now_ns(void);
+
 /* xp_send_msg_on sends the JSON message {"type":type,"msg":msg} on the
  * socket on, with fd attached when >= 0 (execplan.c). */
 int xp_send_msg_on(int on, const char *type, const char *msg, int fd);

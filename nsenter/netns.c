@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -27,24 +26,17 @@ struct husk_netns {
 	long long start_ns, end_ns; /* CLOCK_REALTIME, for --trace */
 };
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void *netns_main(void *arg)
 {
 	struct husk_netns *n = arg;
 
-	n->start_ns = now_ns();
+	n->start_ns = xp_now_ns();
 	/* The namespace is this thread's alone; the thread ends with it.
 	 * openat: musl's open adds an fcntl for O_CLOEXEC. */
 	if (unshare(CLONE_NEWNET) < 0 ||
 	    (n->fd = openat(AT_FDCWD, "/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 		n->err = errno;
-	n->end_ns = now_ns();
+	n->end_ns = xp_now_ns();
 	return NULL;
 }
 
@@ -87,7 +79,7 @@ int husk_netns_ahead_start(int exe_fd, int wanted)
 	char *envp[] = { NULL };
 	int sv[2], cerr;
 
-	ahead.n.start_ns = now_ns();
+	ahead.n.start_ns = xp_now_ns();
 	if (wanted && (exe_fd < 0 || snprintf(path, sizeof(path), "/proc/self/fd/%d", exe_fd) >= (int)sizeof(path) ||
 		       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0))
 		wanted = 0;
@@ -124,7 +116,7 @@ void husk_netns_ahead_finish(void)
 	close(ahead.sock);
 	while (waitpid(ahead.pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	ahead.n.end_ns = now_ns();
+	ahead.n.end_ns = xp_now_ns();
 	sem_post(&ahead.done);
 }
 

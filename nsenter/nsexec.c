@@ -380,8 +380,8 @@ static void become_container(int flags, int cgfd)
 /* What a direct process enters only when the parent's "join" message says
  * it is ready (husk_join_late): the v1 tasks files (_HUSK_CGROUP_LATE),
  * which the parent creates while this process starts, and the network
- * namespace (_HUSK_NETNS_LATE), which a thread of the parent's may still
- * be making when it clones this process. */
+ * namespace (_HUSK_NETNS_LATE), which may still be in the making when the
+ * parent clones this process (nsenter/netns.go). */
 static char *late_tasks;
 static int late_netns, late_pending;
 
