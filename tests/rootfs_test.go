@@ -389,3 +389,34 @@ func TestMountSymlinkNotFollowedToHost(t *testing.T) {
 		t.Errorf("mount point not created inside the rootfs: %v", err)
 	}
 }
+
+// The old root is detached from the container's mount namespace (the C
+// init does it on a thread while it makes the read-only and masked paths,
+// and waits for it before the container is ready): no mount at "/" is the
+// host's root, neither for the container's process nor for an exec, which
+// enters the mount namespace at its root, right after create returns.
+func TestOldRootDetached(t *testing.T) {
+	hostOnly := filepath.Join(t.TempDir(), "host-only")
+	if err := os.WriteFile(hostOnly, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkMounts := func(t *testing.T, who, mountinfo string) {
+		t.Helper()
+		if len(parseMountinfo(mountinfo)) == 0 {
+			t.Fatalf("%s: no mountinfo: %q", who, mountinfo)
+		}
+		for _, m := range parseMountinfo(mountinfo) {
+			if m.mountpoint == "/" && m.root == "/" {
+				t.Errorf("%s: the host's root is still mounted at / (%s on %s)", who, m.fstype, m.source)
+			}
+		}
+	}
+	eachInitPath(t, func(t *testing.T, b *bundle, _ string) {
+		checkMounts(t, "run", b.mustRun("cat", "/proc/self/mountinfo"))
+		id, _ := b.create("sleep", "100")
+		checkMounts(t, "exec", b.mustHusk("exec", id, "cat", "/proc/self/mountinfo"))
+		if out, _, code := b.husk("exec", id, "test", "-e", hostOnly); code == 0 {
+			t.Errorf("exec sees the host's %s: %q", hostOnly, out)
+		}
+	})
+}
