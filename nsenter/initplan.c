@@ -1119,15 +1119,22 @@ static void readonly_path(const struct root *r, const char *p)
 		return;
 	if (fd < 0)
 		xp_fail(-fd, "make %s read-only", p);
-	if (!rel[0])
-		detach_wait(); /* a recursive bind of the root would copy the old root */
-	{
+	if (!rel[0]) {
+		/* The root itself: a bind mount stacked on it could not be
+		 * reached (lookups start beneath it). As with runc, the root
+		 * mount itself becomes read-only, once the old root, which a
+		 * remount of it would not reach either, is gone. */
+		detach_wait();
+		top = dup(fd);
+		if (top < 0)
+			xp_fail(errno, "make %s read-only: dup", p);
+	} else {
 		char s[64];
 		proc_fd(fd, s, sizeof(s));
 		if (mount(s, s, NULL, MS_BIND | MS_REC, NULL) < 0)
 			xp_fail(errno, "bind mount %s onto itself", p);
+		top = mount_root(r, fd, rel);
 	}
-	top = mount_root(r, fd, rel);
 	/* Keep nosuid/nodev/noexec of the mount. */
 	if (fstatfs(top, &st) < 0)
 		xp_fail(errno, "make %s read-only: fstatfs", p);

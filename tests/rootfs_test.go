@@ -243,6 +243,28 @@ func TestReadonlyPaths(t *testing.T) {
 	}
 }
 
+// A read-only path that is the root (runc accepts one) makes the root
+// mount read-only, as with runc: a bind mount stacked on the root could not
+// be reached, and the C init makes it only once the old root is detached.
+func TestReadonlyPathRoot(t *testing.T) {
+	eachInitPath(t, func(t *testing.T, b *bundle, _ string) {
+		b.Spec.Root.Readonly = false
+		b.Spec.Linux.ReadonlyPaths = append(b.Spec.Linux.ReadonlyPaths, "/")
+		out, errOut, code := b.run(sh("touch /x; echo rc=$?; cat /proc/self/mountinfo")...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s%s", code, out, errOut)
+		}
+		if !strings.Contains(out, "rc=1") || !strings.Contains(out+errOut, "Read-only file system") {
+			t.Errorf("touch /x with / in readonlyPaths: stdout %q stderr %q, want EROFS", out, errOut)
+		}
+		for _, m := range parseMountinfo(out) {
+			if m.mountpoint == "/" && m.root == "/" {
+				t.Errorf("the host's root is mounted at / (%s on %s)", m.fstype, m.source)
+			}
+		}
+	})
+}
+
 func TestDefaultDevices(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t)

@@ -64,7 +64,8 @@ func remountPath(r *root, p string, flags, cleared int) error {
 }
 
 // readonlyPath bind-mounts p onto itself and makes that mount read-only,
-// keeping its nosuid/nodev/noexec flags (which may be locked).
+// keeping its nosuid/nodev/noexec flags (which may be locked); a p that
+// resolves to the root makes the root mount read-only.
 func readonlyPath(r *root, p string) error {
 	fd, rel, err := r.open(p)
 	if errors.Is(err, unix.ENOENT) {
@@ -74,14 +75,19 @@ func readonlyPath(r *root, p string) error {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount(procFd(fd), procFd(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind mount %s onto itself: %w", p, err)
+	top := fd
+	if rel != "" {
+		if err := unix.Mount(procFd(fd), procFd(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind mount %s onto itself: %w", p, err)
+		}
+		if top, err = r.mountRoot(fd, rel); err != nil {
+			return fmt.Errorf("make %s read-only: %w", p, err)
+		}
+		defer unix.Close(top)
 	}
-	top, err := r.mountRoot(fd, rel)
-	if err != nil {
-		return fmt.Errorf("make %s read-only: %w", p, err)
-	}
-	defer unix.Close(top)
+	// else the root itself: a bind mount stacked on it could not be
+	// reached (lookups start beneath it), so, as with runc, the root mount
+	// itself becomes read-only.
 	flags, err := mountFlagsOf(top)
 	if err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
