@@ -42,8 +42,6 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/socket.h>
-#include <signal.h>
-#include <linux/futex.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -880,128 +878,6 @@ static void run_hooks(int sock)
 		xp_fail(0, "the runtime did not finish the createRuntime hooks");
 }
 
-/*
- * The old root's detach, on a thread of its own.
- *
- * umount2(MNT_DETACH) of the old root unlinks its mounts at once but then,
- * in namespace_unlock(), waits for an expedited RCU grace period before it
- * returns: ~60-90 us here, with the CPU idle. The mounts are already gone
- * from the namespace when that wait starts, so the init goes on with the
- * read-only and masked paths while a thread does the detach, and waits for
- * the thread before anything of the container can run (detach_wait, at the
- * end of xp_rootfs_finalize), and before any step on the root itself: a
- * read-only or masked path that resolves to "/", or a read-only root.
- *
- * The thread is a raw clone (CLONE_THREAD without CLONE_FS, so it keeps the
- * old root as its working directory while the init moves to the new one)
- * and makes raw system calls only: it has no TLS of its own, and a libc
- * call failing on it would write errno into the init's. CLONE_CHILD_CLEARTID
- * zeroes detach_tid, with a futex wake, once it is gone. Elsewhere than
- * x86-64 the detach stays synchronous.
- */
-static const char *detach_step; /* what failed on the thread, or NULL */
-static long detach_err;         /* its -errno */
-
-static void detach_old_root(void)
-{
-	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		xp_fail(errno, "make old root rslave");
-	if (umount2(".", MNT_DETACH) < 0)
-		xp_fail(errno, "detach old root");
-}
-
-#if defined(__x86_64__)
-static int detach_tid;
-static char detach_stack[4096] __attribute__((aligned(16)));
-
-static long raw_syscall5(long n, long a, long b, long c, long d, long e)
-{
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "0"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-/* The thread's body; it never returns (there is nothing to return to). */
-__attribute__((noreturn)) static void detach_thread(void)
-{
-	long r = raw_syscall5(SYS_mount, 0, (long)".", 0, MS_SLAVE | MS_REC, 0);
-
-	if (r < 0) {
-		detach_step = "make old root rslave";
-	} else {
-		r = raw_syscall5(SYS_umount2, (long)".", MNT_DETACH, 0, 0, 0);
-		if (r < 0)
-			detach_step = "detach old root";
-	}
-	__atomic_store_n(&detach_err, r, __ATOMIC_RELEASE);
-	for (;;)
-		raw_syscall5(SYS_exit, 0, 0, 0, 0, 0);
-}
-
-static void detach_start(void)
-{
-	const long flags = CLONE_VM | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-			   CLONE_SYSVSEM | CLONE_CHILD_CLEARTID;
-	sigset_t all, prev;
-	long ret;
-
-	/* Every signal stays with the init: the thread starts with all of
-	 * them blocked. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &prev);
-	detach_tid = 1;
-	{
-		/* Bound to registers only here: a call in between (sigprocmask)
-		 * could clobber them. r12 is callee-saved, so the new thread,
-		 * which starts with the caller's registers, has it too. */
-		register long r10 __asm__("r10") = (long)&detach_tid;
-		register long r8 __asm__("r8") = 0;
-		register void (*fn)(void) __asm__("r12") = detach_thread;
-
-		__asm__ volatile("syscall\n\t"
-				 "test %%rax, %%rax\n\t"
-				 "jnz 1f\n\t"
-				 "xor %%ebp, %%ebp\n\t"
-				 "call *%%r12\n\t"
-				 "1:"
-				 : "=a"(ret)
-				 : "0"((long)SYS_clone), "D"(flags), "S"(detach_stack + sizeof(detach_stack)),
-				   "d"(0L), "r"(r10), "r"(r8), "r"(fn)
-				 : "rcx", "r11", "memory");
-	}
-	sigprocmask(SIG_SETMASK, &prev, NULL);
-	if (ret < 0) {
-		detach_tid = 0;
-		detach_old_root();
-	}
-}
-
-static void detach_wait(void)
-{
-	int v;
-
-	while ((v = __atomic_load_n(&detach_tid, __ATOMIC_ACQUIRE)) != 0)
-		syscall(SYS_futex, &detach_tid, FUTEX_WAIT, v, NULL, NULL, 0);
-	if (detach_step)
-		xp_fail((int)-detach_err, "%s", detach_step);
-}
-#else
-static void detach_start(void)
-{
-	detach_old_root();
-}
-
-static void detach_wait(void)
-{
-}
-#endif
-
 static void pivot_root_to(const char *rootfs)
 {
 	int old = openat(AT_FDCWD, "/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -1017,10 +893,11 @@ static void pivot_root_to(const char *rootfs)
 	if (fchdir(old) < 0)
 		xp_fail(errno, "fchdir old root");
 	/* The old root may still be shared with the host: a slave first, so
-	 * that unmounting it does not propagate to the host. Lookups from "/"
-	 * start on the new root, under the old one stacked there, so the rest
-	 * of the set-up need not wait for the detach. */
-	detach_start();
+	 * that unmounting it does not propagate to the host. */
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		xp_fail(errno, "make old root rslave");
+	if (umount2(".", MNT_DETACH) < 0)
+		xp_fail(errno, "detach old root");
 	if (chdir("/") < 0)
 		xp_fail(errno, "chdir /");
 	close(old);
@@ -1122,9 +999,7 @@ static void readonly_path(const struct root *r, const char *p)
 	if (!rel[0]) {
 		/* The root itself: a bind mount stacked on it could not be
 		 * reached (lookups start beneath it). As with runc, the root
-		 * mount itself becomes read-only, once the old root, which a
-		 * remount of it would not reach either, is gone. */
-		detach_wait();
+		 * mount itself becomes read-only. */
 		top = dup(fd);
 		if (top < 0)
 			xp_fail(errno, "make %s read-only: dup", p);
@@ -1159,8 +1034,6 @@ static void mask_path(const struct root *r, const char *p, int null)
 		return;
 	if (fd < 0)
 		xp_fail(-fd, "mask %s", p);
-	if (!rel[0])
-		detach_wait(); /* a mount on the root would land on the old root */
 	if (fstat(fd, &st) < 0)
 		xp_fail(errno, "fstat %s", p);
 	if (S_ISDIR(st.st_mode)) {
@@ -1212,7 +1085,6 @@ void xp_rootfs_finalize(const struct xp_init *in)
 	}
 	if (in->dev_ro)
 		remount_path(&r, "/dev", in->dev_ro_flags);
-	detach_wait();
 	if (in->root_ro)
 		remount_path(&r, "/", MS_RDONLY | MS_REC);
 	close(r.fd);

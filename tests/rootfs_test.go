@@ -245,7 +245,7 @@ func TestReadonlyPaths(t *testing.T) {
 
 // A read-only path that is the root (runc accepts one) makes the root
 // mount read-only, as with runc: a bind mount stacked on the root could not
-// be reached, and the C init makes it only once the old root is detached.
+// be reached from it.
 func TestReadonlyPathRoot(t *testing.T) {
 	eachInitPath(t, func(t *testing.T, b *bundle, _ string) {
 		b.Spec.Root.Readonly = false
@@ -412,11 +412,10 @@ func TestMountSymlinkNotFollowedToHost(t *testing.T) {
 	}
 }
 
-// The old root is detached from the container's mount namespace (the C
-// init does it on a thread while it makes the read-only and masked paths,
-// and waits for it before the container is ready): no mount at "/" is the
-// host's root, neither for the container's process nor for an exec, which
-// enters the mount namespace at its root, right after create returns.
+// The old root is detached from the container's mount namespace before the
+// container is ready: no mount at "/" is the host's root, neither for the
+// container's process nor for an exec, which enters the mount namespace at
+// its root (the topmost mount there), right after create returns.
 func TestOldRootDetached(t *testing.T) {
 	hostOnly := filepath.Join(t.TempDir(), "host-only")
 	if err := os.WriteFile(hostOnly, nil, 0o644); err != nil {
