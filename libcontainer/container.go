@@ -596,38 +596,6 @@ func (c *Container) pidfd() (int, error) {
 	return fd, nil
 }
 
-// HoldMountNamespace returns an open file of the mount namespace of the
-// container's process, for a caller that exits right after Delete: `husk
-// run` keeps it open until it exits.
-//
-// Why: when the container's process exits holding the last reference to
-// its mount namespace, its exit unmounts every mount there and shuts down
-// their filesystems before its parent learns of the exit (~0.15 ms for the
-// default spec on the test machine). When the reference a process holds
-// goes with that process's exit, the kernel finishes the shutdown in the
-// background instead (mntput from an exiting task falls back to a work
-// queue). Closing the file earlier releases the namespace then, at the
-// price of that work in the call to Close.
-//
-// Only the process that created the container (it is the parent, so the
-// PID cannot have been reused) may hold it, and only for a container with
-// no poststop hooks: they run in Delete, before the caller exits, and may
-// expect the container's filesystems unmounted.
-func (c *Container) HoldMountNamespace() (*os.File, error) {
-	if !c.parentOf {
-		return nil, errors.New("hold mount namespace: only the process that created the container can")
-	}
-	if h := c.state.Config.Hooks; h != nil && len(h.Poststop) > 0 {
-		return nil, errors.New("hold mount namespace: the container has poststop hooks")
-	}
-	path := "/proc/" + strconv.Itoa(c.state.Pid) + "/ns/mnt"
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("hold mount namespace: %w", &os.PathError{Op: "open", Path: path, Err: err})
-	}
-	return os.NewFile(uintptr(fd), path), nil
-}
-
 // Start runs the program of a created container: it unblocks the process
 // waiting on exec.fifo. With poststart hooks it waits until the program
 // runs and then runs them (their failures are only warnings, as the

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -134,99 +133,4 @@ func TestRunPoststartHookAfterExec(t *testing.T) {
 			t.Errorf("poststart hook ran before the program: the process executed %q, not busybox", exe)
 		}
 	})
-}
-
-// HoldMountNamespace gives the creator the container's mount namespace,
-// and refuses a container with poststop hooks (they may expect its
-// filesystems gone when they run).
-func TestHoldMountNamespace(t *testing.T) {
-	b := newBundle(t)
-	c, _ := createInProcess(t, b, &libcontainer.CreateOpts{HoldLock: true, StartHere: true}, "true")
-	ns, err := c.HoldMountNamespace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.Readlink("/proc/" + strconv.Itoa(c.Pid()) + "/ns/mnt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(ns.Fd()))); err != nil || got != want {
-		t.Errorf("held %q (%v), want the container's %q", got, err, want)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Delete(false); err != nil {
-		t.Fatal(err)
-	}
-	ns.Close()
-	b.assertNothingLeft()
-
-	b2 := newBundle(t)
-	b2.Spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}}
-	c2, _ := createInProcess(t, b2, &libcontainer.CreateOpts{}, "true")
-	defer c2.Delete(true)
-	if f, err := c2.HoldMountNamespace(); err == nil {
-		f.Close()
-		t.Error("HoldMountNamespace held the namespace of a container with poststop hooks")
-	}
-}
-
-// `husk run` holds the container's mount namespace while it waits (see
-// HoldMountNamespace), unless poststop hooks are due.
-func TestRunHoldsMountNamespace(t *testing.T) {
-	if !isHusk() {
-		t.Skip("husk's own optimisation")
-	}
-	t.Parallel()
-	for _, poststop := range []bool{false, true} {
-		b := newBundle(t)
-		if poststop {
-			b.Spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}}
-		}
-		id := b.newID()
-		b.Spec.Process.Args = []string{"sleep", "100"}
-		b.writeSpec(id)
-		cmd := b.command("run", "--bundle", b.Dir, id)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// The container exists once run has created it.
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if _, _, code := b.husk("state", id); code == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("run did not create %s", id)
-			}
-		}
-		b.waitStatus(id, specs.StateRunning)
-		mnt, err := os.Readlink("/proc/" + strconv.Itoa(b.state(id).Pid) + "/ns/mnt")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// run holds it once start returned: wait for it a while.
-		held := false
-		for deadline := time.Now().Add(5 * time.Second); !held && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			fds, _ := os.ReadDir("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/fd")
-			for _, fd := range fds {
-				if l, _ := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/fd/" + fd.Name()); l == mnt {
-					held = true
-				}
-			}
-			if poststop {
-				break
-			}
-		}
-		b.mustHusk("kill", id, "KILL")
-		if code := exitCode(t, cmd, cmd.Wait()); code != 128+9 {
-			t.Errorf("run: exit %d, want %d", code, 128+9)
-		}
-		if held == poststop {
-			t.Errorf("poststop hooks %v: run holds the container's mount namespace: %v", poststop, held)
-		}
-	}
 }

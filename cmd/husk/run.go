@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
@@ -52,11 +51,6 @@ status (128+N when a signal N killed it) and deletes the container unless
 // runContainer creates and starts the container and, in the foreground,
 // relays signals and the terminal until its init exits. It returns the
 // container's exit code.
-// heldMountNS is the container's mount namespace, which `run` holds until
-// husk exits. A package variable: the file must not be closed by a
-// finalizer before then.
-var heldMountNS *os.File
-
 func runContainer(cmd *cli.Command, id string) (int, error) {
 	detach := cmd.Bool("detach")
 	var sigc *signalSub
@@ -93,10 +87,6 @@ func runContainer(cmd *cli.Command, id string) (int, error) {
 	if detach {
 		return 0, nil
 	}
-	// Kept open until husk exits, so that the container's exit does not
-	// wait for its mounts to go (see HoldMountNamespace); a container
-	// that cannot be held (poststop hooks, already gone) is not.
-	heldMountNS, _ = c.HoldMountNamespace()
 	code, werr := forwardUntilExit(c, sigc, tty)
 	if !cmd.Bool("keep") {
 		if err := c.Delete(true); err != nil {
