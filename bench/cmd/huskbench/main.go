@@ -216,9 +216,10 @@ func inner(o *options) error {
 	// The benchmark keeps out of the way of what it times: its work is a
 	// sequence (one P), and its garbage collector, whose workers would
 	// take a CPU from the runtime being timed, stays off (the samples are
-	// a few KB). With two Ps and the collector on, husk's run was ~0.3 ms
-	// slower on the 2-CPU test machine, crun's no slower: husk sets up the
-	// container on the second CPU while it starts on the first.
+	// a few KB). husk sets up a container on both CPUs of the 2-CPU test
+	// machine: with two Ps and the collector on, its run measured
+	// 0.25-1.1 ms slower in three of four pairs of benchmark runs (and
+	// faster in one, at a noisy moment); crun's moved either way.
 	debug.SetGCPercent(-1)
 	runtime.GOMAXPROCS(1)
 	b, err := newBench(o, work, cgParent)
