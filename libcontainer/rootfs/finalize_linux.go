@@ -75,6 +75,9 @@ func readonlyPath(r *root, p string) error {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
 	defer unix.Close(fd)
+	// A p that resolves to the root: a bind mount stacked on the root
+	// could not be reached (lookups start beneath it), so, as with runc,
+	// the root mount itself becomes read-only.
 	top := fd
 	if rel != "" {
 		if err := unix.Mount(procFd(fd), procFd(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
@@ -85,9 +88,6 @@ func readonlyPath(r *root, p string) error {
 		}
 		defer unix.Close(top)
 	}
-	// else the root itself: a bind mount stacked on it could not be
-	// reached (lookups start beneath it), so, as with runc, the root mount
-	// itself becomes read-only.
 	flags, err := mountFlagsOf(top)
 	if err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
