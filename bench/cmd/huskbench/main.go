@@ -53,6 +53,7 @@ const (
 type options struct {
 	n          int
 	warmup     int
+	block      int
 	batchN     int
 	batchSize  int
 	out        string
@@ -69,6 +70,7 @@ func parseFlags() *options {
 	o := &options{}
 	flag.IntVar(&o.n, "n", 30, "timed repetitions of each operation per runtime")
 	flag.IntVar(&o.warmup, "warmup", 2, "untimed repetitions of each operation per runtime before the timed ones")
+	flag.IntVar(&o.block, "block", 1, "runs of an operation per runtime in a row; with more than 1, the first of each block (the one that follows another runtime's containers) is not timed")
 	flag.IntVar(&o.batchN, "batch-n", 3, "timed repetitions of the batch operation per runtime")
 	flag.IntVar(&o.batchSize, "batch-size", 50, "containers per batch")
 	flag.StringVar(&o.out, "o", "bench-results.json", "JSON file receiving every sample")
@@ -89,8 +91,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "huskbench: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
 	}
-	if o.n < 1 || o.warmup < 0 || o.batchN < 1 || o.batchSize < 1 {
-		fmt.Fprintln(os.Stderr, "huskbench: -n, -batch-n and -batch-size must be at least 1, -warmup at least 0")
+	if o.n < 1 || o.warmup < 0 || o.block < 1 || o.batchN < 1 || o.batchSize < 1 {
+		fmt.Fprintln(os.Stderr, "huskbench: -n, -block, -batch-n and -batch-size must be at least 1, -warmup at least 0")
 		os.Exit(2)
 	}
 	var err error
@@ -162,7 +164,7 @@ func outer(o *options) error {
 		return fmt.Errorf("resolve %s: %w", o.out, err)
 	}
 	args := []string{"--mount", "--propagation", "private", "--", self,
-		"-n", fmt.Sprint(o.n), "-warmup", fmt.Sprint(o.warmup),
+		"-n", fmt.Sprint(o.n), "-warmup", fmt.Sprint(o.warmup), "-block", fmt.Sprint(o.block),
 		"-batch-n", fmt.Sprint(o.batchN), "-batch-size", fmt.Sprint(o.batchSize),
 		"-o", out, "-husk", o.husk, "-runc", o.runc, "-crun", o.crun,
 		"-busybox", o.busybox, "-strace", o.strace, fmt.Sprintf("-no-strace=%t", o.skipStrace)}

@@ -21,26 +21,40 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 // runtime has returned (its network namespace is torn down by a kworker),
 // which slows whatever starts next on a 2-CPU machine. In a fixed order
 // one runtime would always pay for the same other one's containers.
-func (b *bench) measure(ops []opInfo, n, warmup int, f func(r *rt) ([]float64, error)) error {
+//
+// With -block N (N > 1; for the timed operations, not the batch, RSS and
+// syscall counts) a runtime runs N times in a row in a round, and the
+// first of those, which pays for another runtime's leftovers, is not timed:
+// each timed run follows one of its own runtime. That is the fair way to
+// compare two builds of husk (one in runc's place) when one leaves the
+// kernel more or less work after it exits than the other: one run each in
+// turn charges that work to the other build.
+func (b *bench) measure(ops []opInfo, n, warmup, block int, f func(r *rt) ([]float64, error)) error {
 	for _, op := range ops {
 		b.ops = append(b.ops, op)
 	}
 	fmt.Fprintf(os.Stderr, "huskbench: %s (%d warm-up + %d rounds)\n", ops[0].name, warmup, n)
-	for i := 0; i < warmup+n; i++ {
+	timed := max(block-1, 1)
+	rounds := warmup + (n+timed-1)/timed
+	kept := map[string]int{}
+	for i := 0; i < rounds; i++ {
 		for _, r := range roundOrder(b.rts, i) {
-			if b.stop.Load() {
-				return errInterrupted
-			}
-			vals, err := f(r)
-			if err != nil {
-				return fmt.Errorf("%s: %w", ops[0].name, err)
-			}
-			if i < warmup {
-				continue
-			}
-			for j, op := range ops {
-				key := op.name + "\x00" + r.name
-				b.samples[key] = append(b.samples[key], vals[j])
+			for k := 0; k < block; k++ {
+				if b.stop.Load() {
+					return errInterrupted
+				}
+				vals, err := f(r)
+				if err != nil {
+					return fmt.Errorf("%s: %w", ops[0].name, err)
+				}
+				if i < warmup || (block > 1 && k == 0) || kept[r.name] == n {
+					continue
+				}
+				kept[r.name]++
+				for j, op := range ops {
+					key := op.name + "\x00" + r.name
+					b.samples[key] = append(b.samples[key], vals[j])
+				}
 			}
 		}
 	}
@@ -51,7 +65,7 @@ func (b *bench) runAll() error {
 	n, w := b.o.n, b.o.warmup
 	steps := []func() error{
 		func() error {
-			return b.measure([]opInfo{{"run", "ms", "run /bin/true in the foreground"}}, n, w, b.opRun)
+			return b.measure([]opInfo{{"run", "ms", "run /bin/true in the foreground"}}, n, w, b.o.block, b.opRun)
 		},
 		func() error {
 			return b.measure([]opInfo{
@@ -59,24 +73,24 @@ func (b *bench) runAll() error {
 				{"create", "ms", "create (part of cycle)"},
 				{"start", "ms", "start (part of cycle)"},
 				{"delete", "ms", "delete of the stopped container (part of cycle)"},
-			}, n, w, b.opCycle)
+			}, n, w, b.o.block, b.opCycle)
 		},
 		b.execAndState,
 		func() error {
 			name := fmt.Sprintf("batch%d", b.o.batchSize)
 			return b.measure([]opInfo{{name, "ms", fmt.Sprintf("%d × run -d sleep, then kill + delete each (wall time)", b.o.batchSize)}},
-				b.o.batchN, min(w, 1), b.opBatch)
+				b.o.batchN, min(w, 1), 1, b.opBatch)
 		},
 		func() error {
 			return b.measure([]opInfo{
 				{"rss", "MiB", "peak RSS of the runtime process during run (VmHWM at exit)"},
 				{"rss-wait4", "MiB", "wait4 ru_maxrss of run: includes the pre-exec image of the forking process and the reaped children"},
-			}, n, w, b.opRSS)
+			}, n, w, 1, b.opRSS)
 		},
 	}
 	if !b.o.skipStrace {
 		steps = append(steps, func() error {
-			return b.measure([]opInfo{{"syscalls", "calls", "syscalls of run /bin/true, strace -f -c"}}, n, min(w, 1), b.opStrace)
+			return b.measure([]opInfo{{"syscalls", "calls", "syscalls of run /bin/true, strace -f -c"}}, n, min(w, 1), 1, b.opStrace)
 		})
 	}
 	for _, s := range steps {
@@ -158,14 +172,14 @@ func (b *bench) execAndState() error {
 		}
 	}
 	n, w := b.o.n, b.o.warmup
-	err := b.measure([]opInfo{{"exec", "ms", "exec /bin/true into a running container"}}, n, w, func(r *rt) ([]float64, error) {
+	err := b.measure([]opInfo{{"exec", "ms", "exec /bin/true into a running container"}}, n, w, b.o.block, func(r *rt) ([]float64, error) {
 		d, err := b.do(r, "exec", ids[r], "/bin/true")
 		return []float64{ms(d)}, err
 	})
 	if err != nil {
 		return err
 	}
-	return b.measure([]opInfo{{"state", "ms", "state of a running container"}}, n, w, func(r *rt) ([]float64, error) {
+	return b.measure([]opInfo{{"state", "ms", "state of a running container"}}, n, w, b.o.block, func(r *rt) ([]float64, error) {
 		d, err := b.do(r, "state", ids[r])
 		return []float64{ms(d)}, err
 	})
