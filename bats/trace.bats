@@ -14,9 +14,12 @@ load helpers
 	# Every event has a name, a process, a start and a duration.
 	jq -e '.events | length > 5' "$trace"
 	jq -e '(.events | length) as $n | [.events[] | select(.name and .process and (.start_us >= 0) and (.dur_us >= 0))] | length == $n' "$trace"
-	for phase in total parse fork-exec+nsenter init start running wait delete; do
+	for phase in total parse init start running wait delete; do
 		jq -e --arg p "$phase" 'any(.events[]; .process == "husk" and .name == $p)' "$trace"
 	done
+	# The process is cloned by husk, or by the stage that made its
+	# namespaces before husk's Go runtime started.
+	jq -e 'any(.events[]; .process == "husk" and (.name == "fork-exec+nsenter" or .name == "fork-ahead"))' "$trace"
 	for phase in rootfs-prepare rootfs-finalize credentials; do
 		jq -e --arg p "$phase" 'any(.events[]; .process == "init" and .name == $p)' "$trace"
 	done

@@ -78,10 +78,13 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	// The sealed copy of the init helper is made while the state directory
 	// and the cgroup manager are set up (spawn waits for it); so is the
-	// network namespace, on another CPU.
+	// network namespace, on another CPU, unless the husk binary had the
+	// namespaces made before its Go runtime started.
 	PrepareSpawn()
+	stage := aheadStage(cfg)
+	defer stage.Close()
 	var netns *nsenter.NetNS
-	if aheadNetNS(cfg) {
+	if stage == nil && aheadNetNS(cfg) {
 		netns = nsenter.PrepareNetNS()
 		defer netns.Close()
 	}
@@ -168,6 +171,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		cgroup:     c.mgr,
 		trace:      c.trace,
 		netns:      netns,
+		stage:      stage,
 	}
 	endPlan := c.trace.Begin("plan-encode")
 	s.execPlan, err = encodeInitPlan(id, cfg, filter, len(opts.ExtraFiles))

@@ -97,6 +97,30 @@ type spawnSpec struct {
 	// ahead (see aheadNetNS): a process spawned directly joins it instead
 	// of creating its own.
 	netns *nsenter.NetNS
+	// stage, when set, has made the container's namespaces before husk's
+	// Go runtime started (see aheadStage): a process spawned directly is
+	// cloned by it rather than by husk.
+	stage *nsenter.AheadStage
+}
+
+// aheadStage returns the stage that made the container's namespaces
+// before the husk binary's Go runtime started (nsenter.AheadStage), when
+// the process will be spawned directly (see spawn) into exactly those
+// namespaces; otherwise it discards the stage, if there is one, and
+// returns nil.
+func aheadStage(cfg *configs.Config) *nsenter.AheadStage {
+	st := nsenter.TakeAheadStage()
+	if st == nil {
+		return nil
+	}
+	var ns spawnSpec
+	nsBootstrap(&ns, cfg)
+	if !ns.directNamespaces() || st.Flags() != ns.cloneFlags&^unix.CLONE_NEWCGROUP ||
+		!inithelper.Present() || !initPlanCovers(cfg) {
+		st.Close()
+		return nil
+	}
+	return st
 }
 
 // aheadNetNS says whether Create has the container's network namespace
@@ -133,14 +157,8 @@ func (s *spawnSpec) finishLate(ch *child, early cgroups.EarlyApplier, lateNetNS 
 		fd, err := s.netns.Take()
 		end()
 		if !s.netns.Start.IsZero() {
-			// When the namespace was made: before the Go runtime
-			// started (netns-ahead), or by a thread since create
-			// began.
-			name := "netns-make"
-			if s.netns.Ahead {
-				name = "netns-ahead"
-			}
-			s.trace.span(name, s.netns.Start, s.netns.End)
+			// When the thread made the namespace.
+			s.trace.span("netns-make", s.netns.Start, s.netns.End)
 		}
 		if err == nil {
 			f = os.NewFile(uintptr(fd), "network namespace")
@@ -150,6 +168,55 @@ func (s *spawnSpec) finishLate(ch *child, early cgroups.EarlyApplier, lateNetNS 
 	// Should the child have died, the handshake reports why.
 	_ = sendSync(ch.sock, msgJoin, "", f)
 	return nil
+}
+
+// spawnAhead is spawn's end for a process the stage made ahead clones
+// (aheadStage), in the namespaces it made and into the cgroup v2
+// directory cgroupFD: it asks for the process, finishes the cgroup while
+// the process starts, and returns once the process has said its PID. The
+// stage is reaped later (Create closes it).
+func (s *spawnSpec) spawnAhead(ch *child, st *nsenter.AheadStage, env []string, fds []int, cgroupFD int,
+	early cgroups.EarlyApplier, closeChildSock func()) (*child, error) {
+	end := s.trace.Begin("fork-ahead")
+	err := st.Fork(env, fds, cgroupFD)
+	closeChildSock()
+	end()
+	if err != nil {
+		ch.close()
+		return nil, fmt.Errorf("start husk init: %w", err)
+	}
+	var lateErr error
+	if early != nil {
+		lateErr = s.finishLate(ch, early, false)
+	}
+	end = s.trace.Begin("pid-wait")
+	m, _, err := recvSync(ch.sock)
+	end()
+	made, stageErr := st.Made()
+	if err == nil && m != nil && m.Type == msgPid {
+		ch.pid, err = strconv.Atoi(m.Msg)
+	} else if err == nil {
+		// EOF: the stage did not clone the process, or the process
+		// died at once; the stage says why when it knows.
+		err = stageErr
+		if err == nil {
+			err = fmt.Errorf("the container process exited before it started (%v)", m)
+		}
+	}
+	if err != nil || ch.pid <= 0 {
+		ch.pid = 0
+		ch.close()
+		return nil, fmt.Errorf("start husk init: %w", err)
+	}
+	if stageErr == nil {
+		s.trace.span("ns-ahead", made[0], made[1])
+	}
+	if lateErr != nil {
+		ch.kill()
+		ch.close()
+		return nil, lateErr
+	}
+	return ch, nil
 }
 
 // directNamespaces says whether s's namespaces let husk clone the process
@@ -454,6 +521,13 @@ func spawn(s *spawnSpec) (*child, error) {
 	if direct {
 		env = append(env, envDirect+"=1")
 		flags := s.cloneFlags &^ unix.CLONE_NEWCGROUP
+		if st := s.stage; st != nil {
+			s.stage = nil
+			if st.Flags() == flags && len(fds) < nsenter.AheadStageMaxFds {
+				return s.spawnAhead(ch, st, env, fds, cgroupFD, early, closeChildSock)
+			}
+			st.Close()
+		}
 		// The network namespace being made ahead is usually not ready
 		// yet: the process is cloned without one, in husk's, and joins it
 		// when the "join" message brings it, before it first needs it (a

@@ -96,6 +96,9 @@ const (
 	msgAck       = "ack"
 	msgStart     = "start"
 	msgJoin      = "join"
+	// msgPid is the first message of a process an ahead stage cloned
+	// (nsenter.AheadStage): its PID, which husk did not see it get.
+	msgPid = "pid"
 )
 
 // syncMsg is one JSON message of the protocol.

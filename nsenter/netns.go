@@ -27,23 +27,18 @@ import (
 // changes the namespace of the calling thread only, and it ends once the
 // namespace is made, with nothing of Go left on it.
 //
-// In the husk binary, `run` and `create` start that work before the Go
-// runtime does: the thread husk's constructor starts to copy husk-init
-// reads config.json and, when the container will want a new network
-// namespace, runs husk-init from its copy to make it, on the CPU the
-// runtime's start leaves idle (cmd/husk/ahead.c, netns.c). PrepareNetNS
-// takes that one when it was made.
+// In the husk binary, `run` and `create` usually have all the container's
+// namespaces made before the Go runtime starts instead (AheadStage); a
+// NetNS is what is left when they do not.
 type NetNS struct {
 	n *C.struct_husk_netns
 	// Set by Take: when the namespace's thread started and finished
-	// making it, and whether it was made ahead, before the Go runtime.
+	// making it.
 	Start, End time.Time
-	Ahead      bool
 }
 
-// PrepareNetNS starts making a network namespace, or takes the one made
-// ahead; nil when no thread can be started (the container process then
-// creates its own).
+// PrepareNetNS starts making a network namespace; nil when no thread can
+// be started (the container process then creates its own).
 func PrepareNetNS() *NetNS {
 	var cerr C.int
 	n := C.husk_netns_start(&cerr)
@@ -59,11 +54,11 @@ func (ns *NetNS) Take() (int, error) {
 	if ns == nil || ns.n == nil {
 		return -1, syscall.EINVAL
 	}
-	var cerr, ahead C.int
+	var cerr C.int
 	var times [2]C.longlong
-	fd := C.husk_netns_finish(ns.n, &cerr, &times[0], &ahead)
+	fd := C.husk_netns_finish(ns.n, &cerr, &times[0])
 	ns.n = nil
-	ns.Start, ns.End, ns.Ahead = time.Unix(0, int64(times[0])), time.Unix(0, int64(times[1])), ahead != 0
+	ns.Start, ns.End = time.Unix(0, int64(times[0])), time.Unix(0, int64(times[1]))
 	if fd < 0 {
 		return -1, syscall.Errno(cerr)
 	}

@@ -77,10 +77,12 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -88,6 +90,7 @@
 #include <unistd.h>
 
 #include "execplan.h"
+#include "stage.h"
 
 /* Files are opened with openat(AT_FDCWD, ...), not open(): musl's open()
  * follows an O_CLOEXEC open with fcntl(F_SETFD), for kernels older than
@@ -527,4 +530,253 @@ void husk_nsexec(void)
 	close(order[0]);
 
 	become_container(flags, cgfd);
+}
+
+/* The message `husk-init ahead` waits for: "go CG N\n" and N environment
+ * entries, each ended by a NUL; with it, the fds the container's process
+ * gets as its fds 0, 1, ... and, when CG >= 0, the cgroup v2 directory to
+ * clone it into, at index CG. libcontainer builds it (nsenter/stage.go)
+ * from what it would otherwise give husk-init's execve. */
+static char go_msg[65536];
+
+static int recv_go(int sock, int *fds, int *nfds)
+{
+	union {
+		char space[CMSG_SPACE(HUSK_STAGE_MAXFDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { go_msg, sizeof(go_msg) - 1 };
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.space;
+	mh.msg_controllen = sizeof(ctl.space);
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	*nfds = 0;
+	if (n <= 0)
+		return (int)n;
+	go_msg[n] = '\0';
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			if (k > HUSK_STAGE_MAXFDS - *nfds)
+				k = HUSK_STAGE_MAXFDS - *nfds;
+			memcpy(fds + *nfds, CMSG_DATA(c), (size_t)k * sizeof(int));
+			*nfds += k;
+		}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -1;
+	return (int)n;
+}
+
+/* place_fds puts fds[i] at fd i for i < n and closes the fds received
+ * beyond those (the originals, and the cgroup's). It runs in the container's
+ * process before anything else: errors end it, and the parent sees its
+ * sync socket close. */
+static void place_fds(int *fds, int n, int total)
+{
+	int i;
+
+	/* First out of the way the fds that would be overwritten before their
+	 * turn, then each in its place (dup2 clears close-on-exec). */
+	for (i = 0; i < n; i++)
+		if (fds[i] < n && fds[i] != i) {
+			int moved = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, total > n ? total : n);
+			if (moved < 0)
+				_exit(1);
+			fds[i] = moved;
+		}
+	for (i = 0; i < n; i++) {
+		if (fds[i] == i) {
+			if (fcntl(i, F_SETFD, 0) < 0)
+				_exit(1);
+		} else if (dup2(fds[i], i) < 0) {
+			_exit(1);
+		}
+	}
+	for (i = 0; i < total; i++)
+		if (fds[i] >= n)
+			close(fds[i]);
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* husk_ahead_stage is `husk-init ahead FLAGS CPUS`: the stage the husk
+ * binary starts before its Go runtime does (nsenter/stage.c), with its
+ * socket at fd 0. It unshares the container's new namespaces (FLAGS,
+ * CLONE_NEW*, never user, time or cgroup; a new PID namespace is its
+ * children's) while husk starts, says when it made them ("made START
+ * END", for --trace), takes CPUS (hex bytes of a CPU set: husk's own
+ * before it pinned itself, see cmd/husk/startcpu.go), which the container's
+ * process inherits, and waits for "go" (recv_go). Then it clones the
+ * container's process into the namespaces and its cgroup v2 directory
+ * (CLONE_PARENT: husk's child) and exits. The process takes the
+ * environment and fds of the message, tells husk its PID ({"type":"pid"}
+ * on its sync socket) and goes on as a process husk cloned itself
+ * (_HUSK_DIRECT). On EOF instead of "go", which is how husk discards a
+ * stage it does not use, the stage exits. Errors are "err ..." messages,
+ * as stage1's. */
+/* The "go" message as the stage read it, for the process it clones. */
+static struct {
+	int fds[HUSK_STAGE_MAXFDS];
+	int nfds, cg, nenv, len, n;
+} go;
+
+/* stage_child is the container's process a stage cloned: it takes the
+ * environment and fds of the "go" message, tells husk its PID and goes on
+ * as a process husk cloned itself. It never returns. */
+static void __attribute__((noreturn)) stage_child(void)
+{
+	char *p, *stop, buf[32];
+	sigset_t none;
+	int i, n;
+
+	syncfd = -1;
+	place_fds(go.fds, go.cg >= 0 ? go.cg : go.nfds, go.nfds);
+	p = go_msg + go.len;
+	stop = go_msg + go.n;
+	for (i = 0; i < go.nenv && p < stop; i++) {
+		if (putenv(p) < 0)
+			_exit(1);
+		p += strlen(p) + 1;
+	}
+	/* husk learns the process's PID from it, and not from the stage,
+	 * which may get no CPU again until the process is far into its
+	 * set-up. /proc is still the host's: /proc/self names the host's
+	 * PID. */
+	n = (int)readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n <= 0 || !(p = getenv("_HUSK_SYNCFD")))
+		_exit(1);
+	buf[n] = '\0';
+	if (xp_send_msg_on(atoi(p), "pid", buf, -1) < 0)
+		_exit(1);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	husk_nsexec();
+	_exit(1);
+}
+
+#if defined(__x86_64__)
+/* The stack of the process a stage clones, which shares the stage's
+ * memory: as large as a main thread's, and only touched as used. */
+#define STAGE_STACK (8 << 20)
+
+/* clone3_stack is clone3(2) for a child that runs stage_child on the
+ * stack given in args: it starts at the instruction after the system call
+ * with its stack pointer at the top of that stack, so no C code may run
+ * between the two: hence assembly. */
+static pid_t clone3_stack(struct clone_args *args)
+{
+	register long rax __asm__("rax") = SYS_clone3;
+	register struct clone_args *rdi __asm__("rdi") = args;
+	register long rsi __asm__("rsi") = sizeof(*args);
+	register void (*r12)(void) __asm__("r12") = stage_child;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "call *%%r12\n\t"
+			 "ud2\n"
+			 "1:"
+			 : "+r"(rax)
+			 : "r"(rdi), "r"(rsi), "r"(r12)
+			 : "rcx", "r11", "memory");
+	return (pid_t)rax;
+}
+#endif
+
+/* stage_clone clones the container's process, husk's child, into the
+ * cgroup v2 directory cgfd (when >= 0). Where it can, the process shares
+ * the stage's memory (CLONE_VM) rather than a copy of it: the stage only
+ * exits after the clone, and a fork costs ~65 us on the test machine
+ * (its page tables copied and write-protected, then a copy-on-write fault
+ * for each page the process writes), against ~25 for CLONE_VM. The
+ * process then runs on a stack of its own, made while the stage waited. */
+static pid_t stage_clone(int cgfd, void *stack)
+{
+	pid_t pid = -1;
+
+#if defined(__x86_64__)
+	if (stack != MAP_FAILED) {
+		struct clone_args args;
+
+		memset(&args, 0, sizeof(args));
+		/* clone3 refuses an exit signal with CLONE_PARENT: the child
+		 * gets the stage's own, SIGCHLD. */
+		args.flags = CLONE_VM | CLONE_PARENT | (cgfd >= 0 ? CLONE_INTO_CGROUP : 0);
+		args.cgroup = (unsigned long long)(cgfd >= 0 ? cgfd : 0);
+		args.stack = (unsigned long long)(uintptr_t)stack;
+		args.stack_size = STAGE_STACK;
+		pid = clone3_stack(&args);
+		if (pid < 0) {
+			errno = -pid;
+			if (errno != ENOSYS && errno != E2BIG)
+				return -1;
+		}
+	}
+#else
+	(void)stack;
+#endif
+	if (pid < 0)
+		pid = clone_into_cgroup(CLONE_PARENT, cgfd);
+	if (pid == 0)
+		stage_child();
+	return pid;
+}
+
+int husk_ahead_stage(const char *flags_s, const char *cpus_s)
+{
+	int flags = atoi(flags_s), i;
+	long long start, end;
+	char buf[96];
+	cpu_set_t cpus;
+	void *stack = MAP_FAILED;
+
+	syncfd = 0;
+	/* Nothing but its socket: husk's stdout and stderr, which it
+	 * inherited, must not stay open for as long as it waits. */
+	syscall(SYS_close_range, 1, ~0U, 0);
+	start = xp_now_ns();
+	if (unshare(flags) < 0)
+		bail(1, "unshare namespaces (flags %#x)", flags);
+	end = xp_now_ns();
+	snprintf(buf, sizeof(buf), "made %lld %lld", start, end);
+	sendmsg_str(buf);
+	/* This process was started on every CPU but the one husk's runtime
+	 * starts on; from here on it, and the container's process it clones,
+	 * may use all of husk's. */
+	CPU_ZERO(&cpus);
+	for (i = 0; cpus_s[2 * i] && cpus_s[2 * i + 1] && i < (int)sizeof(cpus); i++) {
+		int hi = hexval(cpus_s[2 * i]), lo = hexval(cpus_s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			break;
+		((unsigned char *)&cpus)[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (CPU_COUNT(&cpus) > 0 && sched_setaffinity(0, sizeof(cpus), &cpus) < 0)
+		bail(1, "set the CPUs of the container's process");
+#if defined(__x86_64__)
+	stack = mmap(NULL, STAGE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
+		     -1, 0);
+#endif
+	go.n = recv_go(0, go.fds, &go.nfds);
+	if (go.n == 0)
+		_exit(0);
+	if (go.n < 0 || sscanf(go_msg, "go %d %d\n%n", &go.cg, &go.nenv, &go.len) != 2 ||
+	    (go.cg >= 0 && go.cg != go.nfds - 1))
+		bail(0, "bad go message");
+	if (stage_clone(go.cg >= 0 ? go.fds[go.cg] : -1, stack) < 0)
+		bail(1, "clone container process");
+	/* The process first, should it share this CPU: its set-up is what
+	 * husk waits for, this process's exit (~25 us, handing its memory
+	 * over) is not. */
+	sched_yield();
+	_exit(0);
 }

@@ -5,41 +5,58 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// A new network namespace is made ahead, while husk prepares the rest of
-// the container (nsenter.NetNS), and the container's process joins it. It
-// is a namespace of its own, with only a loopback device.
-// (TestCVE_2024_21626_NoHostFdOrCwd checks that the fd it was passed as is
-// not left open.) The husk binary makes it before its Go runtime starts,
-// when config.json says the container wants one (cmd/husk/ahead.c:
-// netns-ahead); a config that guess cannot read gets one made by a thread
-// once create has read it (netns-make), as library users do.
-func TestNetNSMadeAhead(t *testing.T) {
+// A new container's namespaces are made ahead, by a husk-init stage the
+// husk binary starts before its Go runtime (nsenter.AheadStage), which
+// then clones the container's process into them (ns-ahead, fork-ahead):
+// the process has namespaces of its own (a network namespace with only a
+// loopback device, PID 1, the config's hostname). A config the guess made
+// in C cannot read gets its network namespace made by a thread once
+// create has read it (netns-make) and its process cloned by husk
+// (fork-exec+nsenter), as library users do; so does one the guess reads
+// but whose process libcontainer sets up in Go (a createContainer hook),
+// which discards the stage. Either way husk's only children, once the
+// container runs, are its process and the poststart hook: no stage is
+// left unreaped. (TestCVE_2024_21626_NoHostFdOrCwd checks that no fd the
+// process was passed is left open.)
+func TestNamespacesMadeAhead(t *testing.T) {
 	if !isHusk() {
 		t.Skip("husk's trace phases")
 	}
 	t.Parallel()
 	for _, tc := range []struct {
-		name, phase string
-		config      func([]byte) []byte
+		name   string
+		phases []string
+		config func([]byte) []byte
+		spec   func(*specs.Spec)
 	}{
-		{"before the runtime", "netns-ahead", nil},
+		{"before the runtime", []string{"ns-ahead", "fork-ahead"}, nil, nil},
 		// The escape hides the namespace from the guess made in C, not
 		// from encoding/json.
-		{"by create", "netns-make", func(data []byte) []byte {
+		{"by create", []string{"netns-make", "fork-exec+nsenter"}, func(data []byte) []byte {
 			return bytes.Replace(data, []byte(`"network"`), []byte(`"netw\u006frk"`), 1)
+		}, nil},
+		{"stage discarded", nil, nil, func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := newBundle(t)
 			id := b.newID()
-			b.Spec.Process.Args = sh("readlink /proc/self/ns/net; cat /proc/net/dev")
+			b.Spec.Process.Args = sh("readlink /proc/self/ns/net; echo $$; hostname; cat /proc/net/dev")
+			hook, children := pidHook(t, b, "children", "{ echo $pid $$; cat /proc/$PPID/task/*/children; }")
+			b.Spec.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook}}
+			if tc.spec != nil {
+				tc.spec(b.Spec)
+				b.Spec.Hooks.Poststart = []specs.Hook{hook}
+			}
 			b.writeSpec(id)
 			if tc.config != nil {
 				path := filepath.Join(b.Dir, "config.json")
@@ -56,34 +73,56 @@ func TestNetNSMadeAhead(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			phase := tc.phase
-			if runtime.NumCPU() < 2 {
+			want := tc.phases
+			if runtime.NumCPU() < 2 && want != nil {
 				// On one CPU nothing is made ahead of the
 				// runtime (it would only be made sooner).
-				phase = "netns-make"
+				want = []string{"netns-make", "fork-exec+nsenter"}
 			}
 			out, events := b.traced("run", "--bundle", b.Dir, id)
 			var phases []string
 			for _, e := range events {
-				if e.Process == "husk" && strings.HasPrefix(e.Name, "netns-") {
+				if e.Process == "husk" && (strings.HasPrefix(e.Name, "netns-") || strings.HasPrefix(e.Name, "fork-") ||
+					e.Name == "ns-ahead") {
 					phases = append(phases, e.Name)
 				}
 			}
-			if !contains(phases, "netns-wait") || !contains(phases, phase) {
-				t.Errorf("network namespace phases %q, want netns-wait and %s", phases, phase)
+			for _, p := range want {
+				if !contains(phases, p) {
+					t.Errorf("phases %q, want %q", phases, want)
+					break
+				}
+			}
+			if want == nil && (contains(phases, "ns-ahead") || contains(phases, "fork-ahead")) {
+				t.Errorf("phases %q: the stage made ahead was used", phases)
 			}
 			l := lines(out)
-			if len(l) < 2 || l[0] == hostNsLink(t, "net") {
-				t.Fatalf("the container's network namespace is the host's, or missing: %q", out)
+			if len(l) < 4 || l[0] == hostNsLink(t, "net") || l[1] != "1" || l[2] != b.Spec.Hostname {
+				t.Fatalf("want the container's own network namespace, PID 1 and hostname %q: %q", b.Spec.Hostname, out)
 			}
 			var devs []string
-			for _, line := range l[1:] {
+			for _, line := range l[3:] {
 				if name, _, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && !strings.Contains(name, "|") {
 					devs = append(devs, name)
 				}
 			}
 			if strings.Join(devs, " ") != "lo" {
 				t.Errorf("network devices in the container: %q, want only lo", devs)
+			}
+			data, err := os.ReadFile(children)
+			if err != nil {
+				t.Fatalf("poststart hook: %v", err)
+			}
+			f := strings.Fields(string(data))
+			if len(f) < 2 {
+				t.Fatalf("poststart hook wrote %q", data)
+			}
+			got := append([]string(nil), f[2:]...)
+			sort.Strings(got)
+			wantKids := []string{f[0], f[1]}
+			sort.Strings(wantKids)
+			if strings.Join(got, " ") != strings.Join(wantKids, " ") {
+				t.Errorf("husk's children at poststart: %q, want only the container's process and the hook %q", got, wantKids)
 			}
 		})
 	}

@@ -11,18 +11,19 @@
 
 #include "ahead.h"
 
-/* From nsenter/inithelper/image.h and nsenter/netns.h (declared here: the
+/* From nsenter/inithelper/image.h and nsenter/stage.h (declared here: the
  * go command does not track headers outside a package's directory). */
 extern int husk_init_seal_ahead(void (*then)(int fd));
 extern void husk_init_publish_sealed(void);
-extern int husk_netns_ahead_arm(void);
-extern void husk_netns_ahead_disarm(void);
-extern int husk_netns_ahead_start(int exe_fd, int wanted);
-extern void husk_netns_ahead_finish(void);
+extern int husk_stage_ahead_arm(void);
+extern void husk_stage_ahead_disarm(void);
+extern int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len);
 
 /* The bundle's config.json, read on the thread that makes things ahead. */
 static char config_path[4096];
 static char config_buf[256 << 10];
+/* The CPUs husk was started on, which the container's process gets. */
+static cpu_set_t start_cpus;
 
 /* A JSON text being scanned: only enough of JSON to find a value by its
  * keys and skip the others. Anything it cannot read ends the scan, and
@@ -154,12 +155,19 @@ static int has_terminal(struct js *j)
 	return j->end - j->p >= 4 && !memcmp(j->p, "true", 4);
 }
 
-int husk_config_wants_netns(const char *text, size_t len)
+int husk_config_ahead_flags(const char *text, size_t len)
 {
+	static const struct {
+		const char *type;
+		int flag;
+	} types[] = {
+		{ "pid", CLONE_NEWPID },	  { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC },
+		{ "uts", CLONE_NEWUTS },	  { "mount", CLONE_NEWNS },    { "cgroup", CLONE_NEWCGROUP },
+	};
 	struct js j = { text, text + len };
 	const char *s, *type, *path;
-	size_t n, type_n, path_n;
-	int more, network = 0;
+	size_t n, type_n, path_n, i;
+	int more, flags = 0;
 
 	/* A terminal takes libcontainer's Go path, which makes its
 	 * namespaces itself. */
@@ -192,12 +200,22 @@ int husk_config_wants_netns(const char *text, size_t len)
 				return 0;
 			}
 		}
-		if (more < 0 || !type || path_n > 0 || js_is(type, type_n, "user") || js_is(type, type_n, "time"))
+		/* A namespace joined by path, and user and time namespaces
+		 * (work between the namespace and the process), are not made
+		 * ahead; nor is anything not read whole. */
+		if (more < 0 || !type || path_n > 0)
 			return 0;
-		if (js_is(type, type_n, "network"))
-			network = 1;
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (js_is(type, type_n, types[i].type))
+				break;
+		if (i == sizeof(types) / sizeof(types[0]) || (flags & types[i].flag))
+			return 0;
+		flags |= types[i].flag;
 	}
-	return more == 0 && network;
+	/* Without a new mount namespace the container is set up by Go. The
+	 * cgroup namespace is the container process's to unshare, once it is
+	 * in its cgroup. */
+	return more == 0 && (flags & CLONE_NEWNS) ? flags & ~CLONE_NEWCGROUP : 0;
 }
 
 /* read_config reads config_path into config_buf; its length, or -1 when
@@ -216,28 +234,26 @@ static ssize_t read_config(void)
 	return len < sizeof(config_buf) ? (ssize_t)len : -1;
 }
 
-/* netns_job runs on the thread that made husk-init's copy (sealed_fd). */
-static void netns_job(int sealed_fd)
+/* stage_job runs on the thread that made husk-init's copy (sealed_fd). */
+static void stage_job(int sealed_fd)
 {
 	ssize_t len = read_config();
-	int wanted = len > 0 && husk_config_wants_netns(config_buf, (size_t)len);
+	int flags = len > 0 ? husk_config_ahead_flags(config_buf, (size_t)len) : 0;
 
-	wanted = husk_netns_ahead_start(sealed_fd, wanted);
+	husk_stage_ahead_start(sealed_fd, flags, (const unsigned char *)&start_cpus, sizeof(start_cpus));
 	/* husk-init has exec'd: Go may have the copy. */
 	husk_init_publish_sealed();
-	if (wanted)
-		husk_netns_ahead_finish();
 }
 
 void husk_start_ahead(const char *bundle)
 {
-	cpu_set_t cpus;
-	int netns;
+	int stage;
 
-	/* On one CPU, making it ahead would only make it sooner. */
-	netns = bundle && sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1 &&
+	/* On one CPU, making it ahead would only make it sooner. This runs
+	 * before startcpu.c pins husk to one CPU: these are the caller's. */
+	stage = bundle && sched_getaffinity(0, sizeof(start_cpus), &start_cpus) == 0 && CPU_COUNT(&start_cpus) > 1 &&
 		snprintf(config_path, sizeof(config_path), "%s/config.json", bundle) < (int)sizeof(config_path) &&
-		husk_netns_ahead_arm() == 0;
-	if (!husk_init_seal_ahead(netns ? netns_job : NULL) && netns)
-		husk_netns_ahead_disarm();
+		husk_stage_ahead_arm() == 0;
+	if (!husk_init_seal_ahead(stage ? stage_job : NULL) && stage)
+		husk_stage_ahead_disarm();
 }

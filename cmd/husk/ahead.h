@@ -8,20 +8,23 @@
  * startcpu.go) for a command that starts a container process: it makes
  * husk-init's sealed copy (nsenter/inithelper/image.c) and then, for `run`
  * and `create` (bundle is their bundle directory; NULL for `exec`), reads
- * the bundle's config.json and, when the container will want a new
- * network namespace, has husk-init make it (nsenter/netns.c): ~0.45 ms of
+ * the bundle's config.json and, when it can tell the container's new
+ * namespaces, has husk-init make them and wait to clone the container's
+ * process into them (nsenter/stage.c, nsenter.AheadStage): ~0.55 ms of
  * kernel work that is then done by the time create needs it.
  */
 void husk_start_ahead(const char *bundle);
 
-/* husk_config_wants_netns is the guess from config.json's text: whether
- * linux.namespaces has a new network namespace and no user or time
- * namespace, nor any joined by path, and process.terminal does not send
+/* husk_config_ahead_flags is the guess from config.json's text: the
+ * CLONE_NEW* flags of linux.namespaces (but CLONE_NEWCGROUP, which the
+ * container's process unshares itself), or 0 when a namespace is joined
+ * by path, a type is a user or time namespace, one it does not know or
+ * given twice, there is no new mount namespace, or process.terminal sends
  * the container down libcontainer's Go path. A wrong guess costs only
- * time: libcontainer decides from the whole config whether to take what
- * was made ahead (aheadNetNS), and makes its own when nothing was. Only
- * enough JSON is read to find these values: anything it cannot read
- * means no. */
-int husk_config_wants_netns(const char *text, size_t len);
+ * time: libcontainer decides from the whole config whether to take the
+ * stage (aheadStage), and clones the process itself when it does not.
+ * Only enough JSON is read to find these values: anything it cannot read
+ * means 0. */
+int husk_config_ahead_flags(const char *text, size_t len);
 
 #endif

@@ -19,32 +19,20 @@
 #include "../../execplan.h"
 
 extern void husk_nsexec(void);
-
-/* make_netns is `husk-init netns`: it makes a network namespace and sends
- * {"type":"netns"} with an fd of it over the socket at fd 0, or without
- * one and the errno as its "msg". The husk binary runs it ahead of the
- * container (nsenter/netns.c): a process of its own, and not a thread of
- * husk's, because while a thread of husk's works in the kernel on another
- * CPU, every copy-on-write fault of the Go runtime's start costs a TLB
- * shootdown IPI to that CPU. */
-static int make_netns(void)
-{
-	char err[16] = "";
-	int fd = -1;
-
-	if (unshare(CLONE_NEWNET) < 0 ||
-	    (fd = openat(AT_FDCWD, "/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-		snprintf(err, sizeof(err), "%d", errno);
-	return xp_send_msg_on(0, "netns", err, fd) < 0;
-}
+extern int husk_ahead_stage(const char *flags, const char *cpus);
 
 int main(int argc, char **argv)
 {
 	static const char msg[] = "husk-init: run by husk only, with a plan\n";
 	sigset_t none;
 
-	if (argc == 2 && !strcmp(argv[1], "netns"))
-		return make_netns();
+	/* The container's namespaces made ahead, before husk's Go runtime
+	 * starts (nsenter/stage.go): a process of its own, and not a thread
+	 * of husk's, because while a thread of husk's works in the kernel on
+	 * another CPU, every copy-on-write fault of the runtime's start costs
+	 * a TLB shootdown IPI to that CPU. */
+	if (argc == 4 && !strcmp(argv[1], "ahead"))
+		return husk_ahead_stage(argv[2], argv[3]);
 
 	/* husk starts this program with every signal blocked (nsenter.Spawn):
 	 * it and the container's program run with none blocked. */

@@ -1,0 +1,23 @@
+#ifndef HUSK_STAGE_H
+#define HUSK_STAGE_H
+#include <stddef.h>
+
+/* The most fds an ahead stage forks the container's process with: what one
+ * SCM_RIGHTS message carries (the kernel's SCM_MAX_FD), the cgroup's
+ * among them. */
+#define HUSK_STAGE_MAXFDS 253
+
+/* A container's namespaces made ahead, before the Go runtime starts, by
+ * husk-init run as a stage of its own (`husk-init ahead`): see stage.c.
+ * Arm from the constructor (0 when armed), disarm when the thread that
+ * makes husk-init's copy does not start; on that thread, start with the
+ * copy's fd spawns husk-init to unshare flags (0: none is wanted) and says
+ * whether it did. Take, from Go, returns it once: the parent's end of its
+ * socket, its PID, the flags, the thread that spawned it and when it was
+ * asked for; -1 when there is none. */
+int husk_stage_ahead_arm(void);
+void husk_stage_ahead_disarm(void);
+int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len);
+int husk_stage_take(int *sock, int *pid, int *flags, int *tid, long long *start_ns);
+
+#endif
