@@ -609,21 +609,6 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* husk_ahead_stage is `husk-init ahead FLAGS CPUS`: the stage the husk
- * binary starts before its Go runtime does (nsenter/stage.c), with its
- * socket at fd 0. It unshares the container's new namespaces (FLAGS,
- * CLONE_NEW*, never user, time or cgroup; a new PID namespace is its
- * children's) while husk starts, says when it made them ("made START
- * END", for --trace), takes CPUS (hex bytes of a CPU set: husk's own
- * before it pinned itself, see cmd/husk/startcpu.go), which the container's
- * process inherits, and waits for "go" (recv_go). Then it clones the
- * container's process into the namespaces and its cgroup v2 directory
- * (CLONE_PARENT: husk's child) and exits. The process takes the
- * environment and fds of the message, tells husk its PID ({"type":"pid"}
- * on its sync socket) and goes on as a process husk cloned itself
- * (_HUSK_DIRECT). On EOF instead of "go", which is how husk discards a
- * stage it does not use, the stage exits. Errors are "err ..." messages,
- * as stage1's. */
 /* The "go" message as the stage read it, for the process it clones. */
 static struct {
 	int fds[HUSK_STAGE_MAXFDS];
@@ -732,6 +717,21 @@ static pid_t stage_clone(int cgfd, void *stack)
 	return pid;
 }
 
+/* husk_ahead_stage is `husk-init ahead FLAGS CPUS`: the stage the husk
+ * binary starts before its Go runtime does (nsenter/stage.c), with its
+ * socket at fd 0. It unshares the container's new namespaces (FLAGS,
+ * CLONE_NEW*, never user, time or cgroup; a new PID namespace is its
+ * children's) while husk starts, says when it made them ("made START
+ * END", for --trace), takes CPUS (hex bytes of a CPU set: husk's own
+ * before it pinned itself, see cmd/husk/startcpu.go), which the container's
+ * process inherits, and waits for "go" (recv_go). Then it clones the
+ * container's process into the namespaces and its cgroup v2 directory
+ * (CLONE_PARENT: husk's child) and exits. The process takes the
+ * environment and fds of the message, tells husk its PID ({"type":"pid"}
+ * on its sync socket) and goes on as a process husk cloned itself
+ * (_HUSK_DIRECT). On EOF instead of "go", which is how husk discards a
+ * stage it does not use, the stage exits. Errors are "err ..." messages,
+ * as stage1's. */
 int husk_ahead_stage(const char *flags_s, const char *cpus_s)
 {
 	int flags = atoi(flags_s), i;
