@@ -209,6 +209,7 @@ func (s *spawnSpec) spawnAhead(ch *child, st *nsenter.AheadStage, env []string, 
 		return nil, fmt.Errorf("start husk init: %w", err)
 	}
 	if stageErr == nil {
+		s.trace.span("stage-start", st.Started(), made[0])
 		s.trace.span("ns-ahead", made[0], made[1])
 	}
 	if lateErr != nil {

@@ -26,7 +26,7 @@ import (
 // reads config.json and, when it can tell which namespaces the container
 // will want (cmd/husk/ahead.c), runs `husk-init ahead` from that copy to
 // unshare them (nsenter/stage.c, nsexec.c). By the time create has its
-// plan the namespaces exist, and the container's process is a fork of a
+// plan the namespaces exist, and the container's process is a clone of a
 // small, already running process: one message, one clone.
 //
 // The stage is a process of its own rather than a thread: a thread of
@@ -101,7 +101,7 @@ func (s *AheadStage) Fork(env []string, fds []int, cgroupFD int) error {
 		return errors.New("ahead stage: environment too large")
 	}
 	// MSG_NOSIGNAL: a stage that failed before it read this has closed
-	// its end; Wait reports why.
+	// its end; Made reports why.
 	if err := unix.Sendmsg(s.sock, []byte(b.String()), unix.UnixRights(fds...), nil, unix.MSG_NOSIGNAL); err != nil && err != unix.EPIPE {
 		return fmt.Errorf("ahead stage: send: %w", err)
 	}
@@ -146,7 +146,8 @@ func (s *AheadStage) Made() (made [2]time.Time, err error) {
 }
 
 // Started returns when the stage was asked for, before the Go runtime
-// started.
+// started: until the stage begins making the namespaces (Made), it is
+// started and execs husk-init.
 func (s *AheadStage) Started() time.Time { return s.start }
 
 // Close ends the stage and reaps it: one that was not told to go sees its

@@ -161,8 +161,8 @@ int husk_config_ahead_flags(const char *text, size_t len)
 		const char *type;
 		int flag;
 	} types[] = {
-		{ "pid", CLONE_NEWPID },	  { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC },
-		{ "uts", CLONE_NEWUTS },	  { "mount", CLONE_NEWNS },    { "cgroup", CLONE_NEWCGROUP },
+		{ "pid", CLONE_NEWPID }, { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC },
+		{ "uts", CLONE_NEWUTS }, { "mount", CLONE_NEWNS },    { "cgroup", CLONE_NEWCGROUP },
 	};
 	struct js j = { text, text + len };
 	const char *s, *type, *path;
