@@ -23,9 +23,23 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "spawn.h"
+
+/* The RLIMIT_NOFILE this process was started with, read before the Go
+ * runtime raises its soft limit to the hard one (package syscall): the
+ * processes husk starts get it back, as those Go's os/exec starts do (and
+ * runc's since 1.2), so that a container whose config sets no such limit
+ * gets its caller's, whichever way husk starts it. */
+static struct rlimit start_nofile;
+static int have_start_nofile;
+
+__attribute__((constructor)) static void record_start_nofile(void)
+{
+	have_start_nofile = getrlimit(RLIMIT_NOFILE, &start_nofile) == 0;
+}
 
 struct spawn_req {
 	const char *path;
@@ -62,6 +76,10 @@ static void __attribute__((noreturn)) exec_child(const struct spawn_req *r)
 			goto fail;
 		}
 	}
+	/* The system call: musl's setrlimit would have every thread of the
+	 * process (the parent's, in this shared memory) set it too. */
+	if (have_start_nofile && syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &start_nofile, NULL) < 0)
+		goto fail;
 	execve(r->path, r->argv, r->envp);
 fail:
 	*r->child_errno = errno;

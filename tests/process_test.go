@@ -1,8 +1,11 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -380,4 +383,83 @@ func TestProcessKeepsCallersCPUs(t *testing.T) {
 	if got := statusField(b.mustExec(id, nil, "cat", "/proc/self/status"), "Cpus_allowed_list"); got != want {
 		t.Errorf("exec'd process: Cpus_allowed_list %q, want the caller's %q", got, want)
 	}
+}
+
+// A config that sets no RLIMIT_NOFILE leaves the container's processes
+// the limit husk was started with, as runc does since 1.2, whichever way
+// husk starts the process: cloned by the stage made ahead, by husk itself
+// (a config the stage's guess cannot read), set up in Go (a
+// createContainer hook), or exec'd. The Go runtime raises its own soft
+// limit to the hard one at start; the processes it starts must not
+// inherit that.
+func TestUnsetNofileLimitIsTheCallers(t *testing.T) {
+	if !isHusk() {
+		t.Skip("runc before 1.2 gives the container its own raised limit")
+	}
+	t.Parallel()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	soft := uint64(512)
+	if lim.Max <= soft {
+		t.Skipf("hard RLIMIT_NOFILE %d: no lower soft limit to start husk with", lim.Max)
+	}
+	want := strconv.FormatUint(soft, 10)
+	// husk, started by a shell that lowers the soft limit first.
+	limited := func(b *bundle, args ...string) (string, string, int) {
+		script := fmt.Sprintf(`ulimit -Sn %d && exec "$0" "$@"`, soft)
+		cmd := exec.Command("sh", append([]string{"-c", script, huskBinary, "--root", b.Root}, args...)...)
+		cmd.Dir = b.Dir
+		return b.runCaptured(cmd)
+	}
+	for _, tc := range []struct {
+		name   string
+		spec   func(*specs.Spec)
+		config func([]byte) []byte
+	}{
+		{"stage", nil, nil},
+		{"cloned by husk", nil, func(data []byte) []byte {
+			return bytes.Replace(data, []byte(`"network"`), []byte(`"netw\u006frk"`), 1)
+		}},
+		{"Go init", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBundle(t)
+			b.Spec.Process.Rlimits = nil
+			b.Spec.Process.Args = sh("ulimit -n")
+			if tc.spec != nil {
+				tc.spec(b.Spec)
+			}
+			id := b.newID()
+			b.writeSpec(id)
+			if tc.config != nil {
+				path := filepath.Join(b.Dir, "config.json")
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, tc.config(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, errOut, code := limited(b, "run", "--bundle", b.Dir, id)
+			if code != 0 || strings.TrimSpace(out) != want {
+				t.Errorf("run: exit %d, soft RLIMIT_NOFILE %q, want %s (stderr %q)", code, strings.TrimSpace(out), want, errOut)
+			}
+		})
+	}
+	t.Run("exec", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t)
+		b.Spec.Process.Rlimits = nil
+		id, _ := execTarget(t, b)
+		out, errOut, code := limited(b, "exec", id, "sh", "-c", "ulimit -n")
+		if code != 0 || strings.TrimSpace(out) != want {
+			t.Errorf("exec: exit %d, soft RLIMIT_NOFILE %q, want %s (stderr %q)", code, strings.TrimSpace(out), want, errOut)
+		}
+	})
 }
