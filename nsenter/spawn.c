@@ -36,9 +36,14 @@
 static struct rlimit start_nofile;
 static int have_start_nofile;
 
+/* In the husk binary a thread that fastpath.c's earlier constructor
+ * starts may spawn before this runs (the stage made ahead): the flag is
+ * published atomically, and until it is set nothing has raised the limit
+ * to give back. */
 __attribute__((constructor)) static void record_start_nofile(void)
 {
-	have_start_nofile = getrlimit(RLIMIT_NOFILE, &start_nofile) == 0;
+	if (getrlimit(RLIMIT_NOFILE, &start_nofile) == 0)
+		__atomic_store_n(&have_start_nofile, 1, __ATOMIC_RELEASE);
 }
 
 struct spawn_req {
@@ -78,7 +83,8 @@ static void __attribute__((noreturn)) exec_child(const struct spawn_req *r)
 	}
 	/* The system call: musl's setrlimit would have every thread of the
 	 * process (the parent's, in this shared memory) set it too. */
-	if (have_start_nofile && syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &start_nofile, NULL) < 0)
+	if (__atomic_load_n(&have_start_nofile, __ATOMIC_ACQUIRE) &&
+	    syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &start_nofile, NULL) < 0)
 		goto fail;
 	execve(r->path, r->argv, r->envp);
 fail:
