@@ -57,17 +57,60 @@ func TakeAheadStage() *AheadStage {
 	}
 	s := &AheadStage{sock: int(sock), pid: int(pid), flags: int(flags), start: time.Unix(0, int64(start))}
 	// The stage's parent is the thread that started it until that thread
-	// has ended (it does right after); the stage's child gets the same
-	// parent (CLONE_PARENT) and dies with it (PR_SET_PDEATHSIG, which the
-	// kernel sends when the parent thread ends, even when another thread
-	// of the process takes over the child). Once the thread is gone (the
-	// kernel has freed its ID, ESRCH), the parent is the process's main
-	// thread, which ends with the process.
-	if err := unix.Tgkill(unix.Getpid(), int(tid), 0); err != unix.ESRCH {
+	// has ended; the stage's child gets the same parent (CLONE_PARENT)
+	// and dies with it (PR_SET_PDEATHSIG, which the kernel sends when the
+	// parent thread ends, even when another thread of the process takes
+	// over the child). Once the thread is gone, the parent is the
+	// process's main thread, which ends with the process.
+	if !threadGone(int(tid)) {
 		s.Close()
 		return nil
 	}
 	return s
+}
+
+// pidfdThread is pidfd_open(2)'s PIDFD_THREAD (Linux 6.9), which
+// x/sys/unix does not name: a pidfd of one thread, readable once that
+// thread has exited.
+const pidfdThread = unix.O_EXCL
+
+// threadGone says whether the thread tid of this process has ended, and
+// waits for it to end when it has not: the thread that started the stage
+// ends right after, but on a busy machine it may still be waiting for a
+// CPU when create begins. The kernel has handed the thread's children to
+// another thread by the time its pidfd is readable (exit_notify).
+func threadGone(tid int) bool {
+	if err := unix.Tgkill(unix.Getpid(), tid, 0); err == unix.ESRCH {
+		return true
+	}
+	fd, err := unix.PidfdOpen(tid, pidfdThread)
+	if err == unix.ESRCH {
+		return true
+	}
+	if err != nil {
+		// A kernel without PIDFD_THREAD: do without the stage.
+		return false
+	}
+	defer unix.Close(fd)
+	return readableWithin(fd, time.Second)
+}
+
+// readableWithin says whether fd (a pidfd: readable once its task has
+// exited) becomes readable within d.
+func readableWithin(fd int, d time.Duration) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(d)
+	for {
+		ms := int(time.Until(deadline) / time.Millisecond)
+		if ms <= 0 {
+			return false
+		}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
 }
 
 // Flags returns the CLONE_NEW* flags of the namespaces the stage made.
