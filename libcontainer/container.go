@@ -13,6 +13,7 @@ import (
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/cgroups/manager"
+	"github.com/husk-runtime/husk/internal/pidfd"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/libcontainer/hooks"
 	"github.com/husk-runtime/husk/nsenter"
@@ -897,24 +898,14 @@ func pollWait(fds []unix.PollFd) error {
 }
 
 func waitPidfd(pfd int, timeout time.Duration) error {
-	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
-	deadline := time.Now().Add(timeout)
-	for {
-		ms := int(time.Until(deadline) / time.Millisecond)
-		if ms <= 0 {
-			return errors.New("timed out waiting for the container process to exit")
-		}
-		n, err := unix.Poll(fds, ms)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("wait for the container process: %w", err)
-		}
-		if n > 0 {
-			return nil
-		}
+	exited, err := pidfd.Wait(pfd, timeout)
+	if err != nil {
+		return fmt.Errorf("wait for the container process: %w", err)
 	}
+	if !exited {
+		return errors.New("timed out waiting for the container process to exit")
+	}
+	return nil
 }
 
 // waitPids waits for each of pids to exit (those already gone are skipped).

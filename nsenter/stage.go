@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/husk-runtime/husk/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,25 +93,8 @@ func threadGone(tid int) bool {
 		return false
 	}
 	defer unix.Close(fd)
-	return readableWithin(fd, time.Second)
-}
-
-// readableWithin says whether fd (a pidfd: readable once its task has
-// exited) becomes readable within d.
-func readableWithin(fd int, d time.Duration) bool {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	deadline := time.Now().Add(d)
-	for {
-		ms := int(time.Until(deadline) / time.Millisecond)
-		if ms <= 0 {
-			return false
-		}
-		n, err := unix.Poll(fds, ms)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n > 0
-	}
+	gone, err := pidfd.Wait(fd, time.Second)
+	return gone && err == nil
 }
 
 // Flags returns the CLONE_NEW* flags of the namespaces the stage made.
