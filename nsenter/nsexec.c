@@ -90,6 +90,7 @@
 #include <unistd.h>
 
 #include "execplan.h"
+#include "spawn.h"
 #include "stage.h"
 
 /* Files are opened with openat(AT_FDCWD, ...), not open(): musl's open()
@@ -574,6 +575,30 @@ static int recv_go(int sock, int *fds, int *nfds)
 	return (int)n;
 }
 
+int husk_place_fds(int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i] < n && fds[i] != i) {
+			/* The system call, not musl's fcntl(), which follows
+			 * F_DUPFD_CLOEXEC with F_SETFD for old kernels. */
+			int moved = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, n);
+			if (moved < 0)
+				return -1;
+			fds[i] = moved;
+		}
+	for (i = 0; i < n; i++) {
+		if (fds[i] == i) {
+			if (fcntl(i, F_SETFD, 0) < 0)
+				return -1;
+		} else if (dup2(fds[i], i) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* place_fds puts fds[i] at fd i for i < n and closes the fds received
  * beyond those (the originals, and the cgroup's). It runs in the container's
  * process before anything else: errors end it, and the parent sees its
@@ -582,23 +607,8 @@ static void place_fds(int *fds, int n, int total)
 {
 	int i;
 
-	/* First out of the way the fds that would be overwritten before their
-	 * turn, then each in its place (dup2 clears close-on-exec). */
-	for (i = 0; i < n; i++)
-		if (fds[i] < n && fds[i] != i) {
-			int moved = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, total > n ? total : n);
-			if (moved < 0)
-				_exit(1);
-			fds[i] = moved;
-		}
-	for (i = 0; i < n; i++) {
-		if (fds[i] == i) {
-			if (fcntl(i, F_SETFD, 0) < 0)
-				_exit(1);
-		} else if (dup2(fds[i], i) < 0) {
-			_exit(1);
-		}
-	}
+	if (husk_place_fds(fds, n) < 0)
+		_exit(1);
 	for (i = 0; i < total; i++)
 		if (fds[i] >= n)
 			close(fds[i]);

@@ -59,28 +59,11 @@ struct spawn_req {
  * system calls, and the error written where the parent finds it. */
 static void __attribute__((noreturn)) exec_child(const struct spawn_req *r)
 {
-	/* First out of the way the fds that would be overwritten before
-	 * their turn. */
 	int moved[HUSK_SPAWN_MAXFDS];
-	for (int i = 0; i < r->nfds; i++) {
-		moved[i] = r->fds[i];
-		if (r->fds[i] < r->nfds && r->fds[i] != i) {
-			/* The system call, not musl's fcntl(), which
-			 * follows F_DUPFD_CLOEXEC with F_SETFD for old
-			 * kernels. */
-			moved[i] = (int)syscall(SYS_fcntl, r->fds[i], F_DUPFD_CLOEXEC, r->nfds);
-			if (moved[i] < 0)
-				goto fail;
-		}
-	}
-	for (int i = 0; i < r->nfds; i++) {
-		if (moved[i] == i) {
-			if (fcntl(i, F_SETFD, 0) < 0)
-				goto fail;
-		} else if (dup2(moved[i], i) < 0) {
-			goto fail;
-		}
-	}
+
+	memcpy(moved, r->fds, (size_t)r->nfds * sizeof(int));
+	if (husk_place_fds(moved, r->nfds) < 0)
+		goto fail;
 	/* The system call: musl's setrlimit would have every thread of the
 	 * process (the parent's, in this shared memory) set it too. */
 	if (__atomic_load_n(&have_start_nofile, __ATOMIC_ACQUIRE) &&
