@@ -82,10 +82,11 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	// network namespace, on another CPU, unless the husk binary had the
 	// namespaces made before its Go runtime started.
 	PrepareSpawn()
-	stage := aheadStage(cfg)
+	flags, direct := directFlags(cfg)
+	stage := aheadStage(flags, direct)
 	defer stage.Close()
 	var netns *nsenter.NetNS
-	if stage == nil && aheadNetNS(cfg) {
+	if stage == nil && direct && flags&unix.CLONE_NEWNET != 0 {
 		netns = nsenter.PrepareNetNS()
 		defer netns.Close()
 	}

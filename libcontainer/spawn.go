@@ -94,7 +94,7 @@ type spawnSpec struct {
 	// joins any namespace, and inherited from there (nil: leave it).
 	oomScoreAdj *int
 	// netns, when set, is the container's network namespace being made
-	// ahead (see aheadNetNS): a process spawned directly joins it instead
+	// ahead (see directFlags): a process spawned directly joins it instead
 	// of creating its own.
 	netns *nsenter.NetNS
 	// stage, when set, has made the container's namespaces before husk's
@@ -103,37 +103,33 @@ type spawnSpec struct {
 	stage *nsenter.AheadStage
 }
 
-// aheadStage returns the stage that made the container's namespaces
-// before the husk binary's Go runtime started (nsenter.AheadStage), when
-// the process will be spawned directly (see spawn) into exactly those
-// namespaces; otherwise it discards the stage, if there is one, and
-// returns nil.
-func aheadStage(cfg *configs.Config) *nsenter.AheadStage {
-	st := nsenter.TakeAheadStage()
-	if st == nil {
-		return nil
-	}
+// directFlags returns the CLONE_NEW* flags, CLONE_NEWCGROUP left out (the
+// process unshares it itself), of a container whose process will be
+// spawned directly (see spawn), which takes husk-init, an init plan
+// (initPlanCovers) and namespaces that directNamespaces accepts; direct is
+// false otherwise. Create decides with it what it takes made ahead: the
+// stage (aheadStage) or a network namespace (nsenter.NetNS).
+func directFlags(cfg *configs.Config) (flags int, direct bool) {
 	var ns spawnSpec
 	nsBootstrap(&ns, cfg)
-	if !ns.directNamespaces() || st.Flags() != ns.cloneFlags&^unix.CLONE_NEWCGROUP ||
-		!inithelper.Present() || !initPlanCovers(cfg) {
+	if !ns.directNamespaces() || !inithelper.Present() || !initPlanCovers(cfg) {
+		return 0, false
+	}
+	return ns.cloneFlags &^ unix.CLONE_NEWCGROUP, true
+}
+
+// aheadStage returns the stage that made the container's namespaces
+// before the husk binary's Go runtime started (nsenter.AheadStage), when
+// the process will be spawned directly into exactly those namespaces
+// (flags, direct: see directFlags); otherwise it discards the stage, if
+// there is one, and returns nil.
+func aheadStage(flags int, direct bool) *nsenter.AheadStage {
+	st := nsenter.TakeAheadStage()
+	if st != nil && (!direct || st.Flags() != flags) {
 		st.Close()
 		return nil
 	}
 	return st
-}
-
-// aheadNetNS says whether Create has the container's network namespace
-// made ahead, off its own thread (nsenter.NetNS): when the config asks for
-// a new one and its process will be spawned directly (see spawn), which
-// takes husk-init, an init plan (initPlanCovers) and namespaces that
-// directNamespaces accepts. Should the process not be spawned directly
-// after all, the namespace is discarded.
-func aheadNetNS(cfg *configs.Config) bool {
-	var ns spawnSpec
-	nsBootstrap(&ns, cfg)
-	return ns.cloneFlags&unix.CLONE_NEWNET != 0 && ns.directNamespaces() &&
-		inithelper.Present() && initPlanCovers(cfg)
 }
 
 // finishLate makes what the process ch, cloned already, joins late (see
