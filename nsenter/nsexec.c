@@ -208,6 +208,17 @@ static const struct nstype nstypes[] = {
 };
 #define NSTYPES (sizeof(nstypes) / sizeof(nstypes[0]))
 
+/* husk_ns_flag is the CLONE_NEW* flag of the runtime-spec namespace type
+ * name (len bytes, not NUL-terminated), 0 for a type it does not know. The
+ * husk binary's guess from config.json (cmd/husk/ahead.c) uses it too. */
+int husk_ns_flag(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NSTYPES; i++)
+		if (strlen(nstypes[i].name) == len && !memcmp(nstypes[i].name, name, len))
+			return nstypes[i].flag;
+	return 0;
+}
+
 /* join_namespaces opens every path before joining any, since joining the
  * mount namespace changes what paths mean; then joins in nstypes order:
  * user first (the others need privilege in it), mount last. */
@@ -538,7 +549,7 @@ void husk_nsexec(void)
  * gets as its fds 0, 1, ... and, when CG >= 0, the cgroup v2 directory to
  * clone it into, at index CG. libcontainer builds it (nsenter/stage.go)
  * from what it would otherwise give husk-init's execve. */
-static char go_msg[65536];
+static char go_msg[HUSK_STAGE_MAXMSG];
 
 static int recv_go(int sock, int *fds, int *nfds)
 {

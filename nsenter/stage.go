@@ -45,9 +45,6 @@ type AheadStage struct {
 // AheadStageMaxFds is the most fds Fork passes, the cgroup's included.
 const AheadStageMaxFds = C.HUSK_STAGE_MAXFDS
 
-// aheadStageMaxEnv is the size of the message husk-init reads.
-const aheadStageMaxEnv = 65536 - 64
-
 // TakeAheadStage returns the stage made ahead, once; nil when there is
 // none (always, outside the husk binary's `run` and `create`).
 func TakeAheadStage() *AheadStage {
@@ -124,7 +121,8 @@ func (s *AheadStage) Fork(env []string, fds []int, cgroupFD int) error {
 		b.WriteString(e)
 		b.WriteByte(0)
 	}
-	if b.Len() > aheadStageMaxEnv {
+	// What husk-init's buffer takes, with room to spare.
+	if b.Len() > C.HUSK_STAGE_MAXMSG-64 {
 		return errors.New("ahead stage: environment too large")
 	}
 	// MSG_NOSIGNAL: a stage that failed before it read this has closed

@@ -7,6 +7,9 @@
  * among them. */
 #define HUSK_STAGE_MAXFDS 253
 
+/* The largest "go" message husk-init reads, NUL included. */
+#define HUSK_STAGE_MAXMSG 65536
+
 /* A container's namespaces made ahead, before the Go runtime starts, by
  * husk-init run as a stage of its own (`husk-init ahead`): see stage.c.
  * Arm from the constructor (0 when armed), disarm when the thread that

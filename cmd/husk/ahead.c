@@ -11,13 +11,15 @@
 
 #include "ahead.h"
 
-/* From nsenter/inithelper/image.h and nsenter/stage.h (declared here: the
- * go command does not track headers outside a package's directory). */
+/* From nsenter/inithelper/image.h, nsenter/stage.h and nsenter/nsexec.c
+ * (declared here: the go command does not track headers outside a
+ * package's directory). */
 extern int husk_init_seal_ahead(void (*then)(int fd));
 extern void husk_init_publish_sealed(void);
 extern int husk_stage_ahead_arm(void);
 extern void husk_stage_ahead_disarm(void);
 extern int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len);
+extern int husk_ns_flag(const char *name, size_t len);
 
 /* The bundle's config.json, read on the thread that makes things ahead. */
 static char config_path[4096];
@@ -157,17 +159,10 @@ static int has_terminal(struct js *j)
 
 int husk_config_ahead_flags(const char *text, size_t len)
 {
-	static const struct {
-		const char *type;
-		int flag;
-	} types[] = {
-		{ "pid", CLONE_NEWPID }, { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC },
-		{ "uts", CLONE_NEWUTS }, { "mount", CLONE_NEWNS },    { "cgroup", CLONE_NEWCGROUP },
-	};
 	struct js j = { text, text + len };
 	const char *s, *type, *path;
-	size_t n, type_n, path_n, i;
-	int more, flags = 0;
+	size_t n, type_n, path_n;
+	int more, flag, flags = 0;
 
 	/* A terminal takes libcontainer's Go path, which makes its
 	 * namespaces itself. */
@@ -205,12 +200,10 @@ int husk_config_ahead_flags(const char *text, size_t len)
 		 * ahead; nor is anything not read whole. */
 		if (more < 0 || !type || path_n > 0)
 			return 0;
-		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-			if (js_is(type, type_n, types[i].type))
-				break;
-		if (i == sizeof(types) / sizeof(types[0]) || (flags & types[i].flag))
+		flag = husk_ns_flag(type, type_n);
+		if (!flag || (flag & (CLONE_NEWUSER | CLONE_NEWTIME)) || (flags & flag))
 			return 0;
-		flags |= types[i].flag;
+		flags |= flag;
 	}
 	/* Without a new mount namespace the container is set up by Go. The
 	 * cgroup namespace is the container process's to unshare, once it is
