@@ -82,8 +82,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	// network namespace, on another CPU, unless the husk binary had the
 	// namespaces made before its Go runtime started.
 	PrepareSpawn()
+	stage := takeAheadStage(opts.Trace)
 	flags, direct := directFlags(cfg)
-	stage := aheadStage(flags, direct)
+	stage = keepAheadStage(stage, flags, direct)
 	defer stage.Close()
 	var netns *nsenter.NetNS
 	if stage == nil && direct && flags&unix.CLONE_NEWNET != 0 {

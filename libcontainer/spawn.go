@@ -11,6 +11,7 @@ import (
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/internal/rawfile"
+	"github.com/husk-runtime/husk/internal/selfmounts"
 	"github.com/husk-runtime/husk/libcontainer/configs"
 	"github.com/husk-runtime/husk/nsenter"
 	"github.com/husk-runtime/husk/nsenter/inithelper"
@@ -118,13 +119,25 @@ func directFlags(cfg *configs.Config) (flags int, direct bool) {
 	return ns.cloneFlags &^ unix.CLONE_NEWCGROUP, true
 }
 
-// aheadStage returns the stage that made the container's namespaces
-// before the husk binary's Go runtime started (nsenter.AheadStage), when
-// the process will be spawned directly into exactly those namespaces
-// (flags, direct: see directFlags); otherwise it discards the stage, if
-// there is one, and returns nil.
-func aheadStage(flags int, direct bool) *nsenter.AheadStage {
+// takeAheadStage returns the stage that made the container's namespaces
+// before the husk binary's Go runtime started (nsenter.AheadStage), if
+// there is one, and has the mountinfo it read be this process's (the
+// cgroup hierarchies, which directFlags already needs).
+func takeAheadStage(tr *Trace) *nsenter.AheadStage {
 	st := nsenter.TakeAheadStage()
+	if st != nil {
+		if mi, read := st.Mountinfo(); mi != nil {
+			selfmounts.Provide(mi)
+			tr.span("mountinfo-ahead", read[0], read[1])
+		}
+	}
+	return st
+}
+
+// keepAheadStage returns st when the process will be spawned directly
+// into exactly the namespaces it made (flags, direct: see directFlags);
+// otherwise it discards st and returns nil.
+func keepAheadStage(st *nsenter.AheadStage, flags int, direct bool) *nsenter.AheadStage {
 	if st != nil && (!direct || st.Flags() != flags) {
 		st.Close()
 		return nil
@@ -205,7 +218,7 @@ func (s *spawnSpec) spawnAhead(ch *child, st *nsenter.AheadStage, env []string, 
 		return nil, fmt.Errorf("start husk init: %w", err)
 	}
 	if stageErr == nil {
-		s.trace.span("stage-start", st.Started(), made[0])
+		s.trace.span("stage-start", st.Started(), st.Began(made[0]))
 		s.trace.span("ns-ahead", made[0], made[1])
 	}
 	if lateErr != nil {

@@ -740,7 +740,8 @@ static pid_t stage_clone(int cgfd, void *stack)
 
 /* husk_ahead_stage is `husk-init ahead FLAGS CPUS`: the stage the husk
  * binary starts before its Go runtime does (nsenter/stage.c), with its
- * socket at fd 0. It unshares the container's new namespaces (FLAGS,
+ * socket at fd 0. It sends husk's mountinfo (send_mountinfo), then
+ * unshares the container's new namespaces (FLAGS,
  * CLONE_NEW*, never user, time or cgroup; a new PID namespace is its
  * children's) while husk starts, says when it made them ("made START
  * END", for --trace), takes CPUS (hex bytes of a CPU set: husk's own
@@ -753,6 +754,63 @@ static pid_t stage_clone(int cgfd, void *stack)
  * (_HUSK_DIRECT). On EOF instead of "go", which is how husk discards a
  * stage it does not use, the stage exits. Errors are "err ..." messages,
  * as stage1's. */
+/* send_mountinfo sends husk's /proc/self/mountinfo ("mi START END\n" and
+ * the text): create needs it for the cgroup hierarchies, and reading it
+ * costs ~50 us there, on its critical path; here it is read while husk's Go
+ * runtime starts. Until it unshares, this process is in husk's mount
+ * namespace, with husk's root, so the text is what husk would read. Just
+ * the first line when it cannot be read or sent whole (husk then reads the
+ * file itself). */
+static void send_mountinfo(void)
+{
+	size_t cap = 16384, len, hdr;
+	long long start = xp_now_ns(), end;
+	char *buf = malloc(cap);
+	ssize_t n = -1;
+	int fd = -1;
+
+	if (buf)
+		fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	/* Room for the header, written once the times are known. */
+	hdr = len = 64;
+	while (fd >= 0) {
+		if (len == cap) {
+			char *more = cap < HUSK_STAGE_MAXMOUNTINFO ? realloc(buf, cap * 2) : NULL;
+			if (!more) {
+				n = -1;
+				break;
+			}
+			buf = more;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	end = xp_now_ns();
+	if (buf && n == 0) {
+		char head[64];
+		int h = snprintf(head, sizeof(head), "mi %lld %lld\n", start, end);
+		if (h > 0 && (size_t)h <= hdr) {
+			memcpy(buf + hdr - h, head, h);
+			do {
+				n = write(syncfd, buf + hdr - h, len - hdr + h);
+			} while (n < 0 && errno == EINTR);
+			if (n >= 0) {
+				free(buf);
+				return;
+			}
+		}
+	}
+	free(buf);
+	sendmsg_str("mi 0 0\n");
+}
+
 int husk_ahead_stage(const char *flags_s, const char *cpus_s)
 {
 	int flags = atoi(flags_s), i;
@@ -765,6 +823,7 @@ int husk_ahead_stage(const char *flags_s, const char *cpus_s)
 	/* Nothing but its socket: husk's stdout and stderr, which it
 	 * inherited, must not stay open for as long as it waits. */
 	syscall(SYS_close_range, 1, ~0U, 0);
+	send_mountinfo();
 	start = xp_now_ns();
 	if (unshare(flags) < 0)
 		bail(1, "unshare namespaces (flags %#x)", flags);

@@ -40,6 +40,7 @@ import (
 type AheadStage struct {
 	sock, pid, flags int
 	start            time.Time
+	began            time.Time // when it read the mountinfo (Mountinfo)
 }
 
 // AheadStageMaxFds is the most fds Fork passes, the cgroup's included.
@@ -133,6 +134,50 @@ func (s *AheadStage) Fork(env []string, fds []int, cgroupFD int) error {
 	return nil
 }
 
+// Mountinfo returns husk's /proc/self/mountinfo as the stage read it
+// before it made the namespaces, and when it read it (for --trace); nil
+// when the stage could not read or send it, or is gone. The stage is in
+// husk's mount namespace, with husk's root, until then: the text is what
+// husk would read, ~50 us sooner on create's critical path (the cgroup
+// hierarchies; see internal/selfmounts). Call it before Made, at most once.
+func (s *AheadStage) Mountinfo() (data []byte, read [2]time.Time) {
+	if s.sock < 0 {
+		return nil, read
+	}
+	// The first message, peeked at for its type and length.
+	head := make([]byte, 64)
+	n, err := recvRetry(s.sock, head, unix.MSG_PEEK|unix.MSG_TRUNC)
+	if err != nil || n < 3 || string(head[:3]) != "mi " {
+		return nil, read
+	}
+	buf := make([]byte, n)
+	if n, err = recvRetry(s.sock, buf, 0); err != nil || n != len(buf) {
+		return nil, read
+	}
+	line, text, ok := strings.Cut(string(buf), "\n")
+	f := strings.Fields(line)
+	if !ok || len(f) != 3 || len(text) == 0 {
+		return nil, read
+	}
+	t0, err0 := strconv.ParseInt(f[1], 10, 64)
+	t1, err1 := strconv.ParseInt(f[2], 10, 64)
+	if err0 != nil || err1 != nil {
+		return nil, read
+	}
+	s.began = time.Unix(0, t0)
+	return buf[len(line)+1:], [2]time.Time{s.began, time.Unix(0, t1)}
+}
+
+// recvRetry receives one message from the stage's socket into buf.
+func recvRetry(sock int, buf []byte, flags int) (int, error) {
+	for {
+		n, _, _, _, err := unix.Recvmsg(sock, buf, nil, flags)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
 // Made returns when the stage made the namespaces (for --trace), or the
 // error that kept it from making them or from cloning the process. The
 // process tells its PID itself, on its sync socket: the stage may not run
@@ -142,12 +187,10 @@ func (s *AheadStage) Made() (made [2]time.Time, err error) {
 		return made, errors.New("ahead stage: closed")
 	}
 	buf := make([]byte, 4096)
-	var n int
-	for {
-		n, _, _, _, err = unix.Recvmsg(s.sock, buf, nil, 0)
-		if err != unix.EINTR {
-			break
-		}
+	n, err := recvRetry(s.sock, buf, 0)
+	if err == nil && n >= 3 && string(buf[:3]) == "mi " {
+		// Mountinfo was not asked for (the rest of a large one is dropped).
+		n, err = recvRetry(s.sock, buf, 0)
 	}
 	msg := string(buf[:max(n, 0)])
 	switch {
@@ -171,9 +214,18 @@ func (s *AheadStage) Made() (made [2]time.Time, err error) {
 }
 
 // Started returns when the stage was asked for, before the Go runtime
-// started: until the stage begins making the namespaces (Made), it is
-// started and execs husk-init.
+// started: until the stage begins its work (Began), it is started and
+// execs husk-init.
 func (s *AheadStage) Started() time.Time { return s.start }
+
+// Began returns when the stage began its work, given when it began making
+// the namespaces (Made): the mountinfo comes first, when Mountinfo had it.
+func (s *AheadStage) Began(made time.Time) time.Time {
+	if s.began.IsZero() {
+		return made
+	}
+	return s.began
+}
 
 // Close ends the stage and reaps it: one that was not told to go sees its
 // socket close and exits; one that was exits once it has cloned the

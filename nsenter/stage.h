@@ -10,6 +10,11 @@
 /* The largest "go" message husk-init reads, NUL included. */
 #define HUSK_STAGE_MAXMSG 65536
 
+/* The largest mountinfo the stage reads and sends husk (send_mountinfo in
+ * nsexec.c); a larger one husk reads itself. Below what a SOCK_SEQPACKET
+ * message may carry with the default socket buffer. */
+#define HUSK_STAGE_MAXMOUNTINFO (128 << 10)
+
 /* A container's namespaces made ahead, before the Go runtime starts, by
  * husk-init run as a stage of its own (`husk-init ahead`): see stage.c.
  * Arm from the constructor (0 when armed), disarm when the thread that

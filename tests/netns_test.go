@@ -12,7 +12,8 @@ import (
 
 // A new container's namespaces are made ahead, by a husk-init stage the
 // husk binary starts before its Go runtime (nsenter.AheadStage), which
-// then clones the container's process into them (ns-ahead, fork-ahead):
+// then clones the container's process into them (ns-ahead, fork-ahead;
+// it reads husk's mountinfo for create first, mountinfo-ahead):
 // the process has namespaces of its own (a network namespace with only a
 // loopback device, PID 1, the config's hostname). A config the guess made
 // in C cannot read gets its network namespace made by a thread once
@@ -34,7 +35,7 @@ func TestNamespacesMadeAhead(t *testing.T) {
 		config func([]byte) []byte
 		spec   func(*specs.Spec)
 	}{
-		{"before the runtime", []string{"ns-ahead", "fork-ahead"}, nil, nil},
+		{"before the runtime", []string{"mountinfo-ahead", "ns-ahead", "fork-ahead"}, nil, nil},
 		{"by create", []string{"netns-make", "fork-exec+nsenter"}, hideNetworkNamespace, nil},
 		{"stage discarded", nil, nil, func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
@@ -65,7 +66,7 @@ func TestNamespacesMadeAhead(t *testing.T) {
 			var phases []string
 			for _, e := range events {
 				if e.Process == "husk" && (strings.HasPrefix(e.Name, "netns-") || strings.HasPrefix(e.Name, "fork-") ||
-					e.Name == "ns-ahead") {
+					e.Name == "ns-ahead" || e.Name == "mountinfo-ahead") {
 					phases = append(phases, e.Name)
 				}
 			}

@@ -31,6 +31,14 @@ func Mountinfo() ([]byte, error) {
 	return data, err
 }
 
+// Provide makes b, this process's mountinfo as another process in the same
+// mount namespace and with the same root read it moments ago (the husk
+// binary's ahead stage, nsenter.AheadStage.Mountinfo), what Mountinfo
+// returns; it does nothing once Mountinfo has run.
+func Provide(b []byte) {
+	once.Do(func() { data = b })
+}
+
 var (
 	v2Once sync.Once
 	v2     bool
