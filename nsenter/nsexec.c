@@ -738,22 +738,6 @@ static pid_t stage_clone(int cgfd, void *stack)
 	return pid;
 }
 
-/* husk_ahead_stage is `husk-init ahead FLAGS CPUS`: the stage the husk
- * binary starts before its Go runtime does (nsenter/stage.c), with its
- * socket at fd 0. It sends husk's mountinfo (send_mountinfo), then
- * unshares the container's new namespaces (FLAGS,
- * CLONE_NEW*, never user, time or cgroup; a new PID namespace is its
- * children's) while husk starts, says when it made them ("made START
- * END", for --trace), takes CPUS (hex bytes of a CPU set: husk's own
- * before it pinned itself, see cmd/husk/startcpu.go), which the container's
- * process inherits, and waits for "go" (recv_go). Then it clones the
- * container's process into the namespaces and its cgroup v2 directory
- * (CLONE_PARENT: husk's child) and exits. The process takes the
- * environment and fds of the message, tells husk its PID ({"type":"pid"}
- * on its sync socket) and goes on as a process husk cloned itself
- * (_HUSK_DIRECT). On EOF instead of "go", which is how husk discards a
- * stage it does not use, the stage exits. Errors are "err ..." messages,
- * as stage1's. */
 /* send_mountinfo sends husk's /proc/self/mountinfo ("mi START END\n" and
  * the text): create needs it for the cgroup hierarchies, and reading it
  * costs ~50 us there, on its critical path; here it is read while husk's Go
@@ -770,7 +754,7 @@ static void send_mountinfo(void)
 	int fd = -1;
 
 	if (buf)
-		fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+		fd = openat(AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	/* Room for the header, written once the times are known. */
 	hdr = len = 64;
 	while (fd >= 0) {
@@ -811,6 +795,22 @@ static void send_mountinfo(void)
 	sendmsg_str("mi 0 0\n");
 }
 
+/* husk_ahead_stage is `husk-init ahead FLAGS CPUS`: the stage the husk
+ * binary starts before its Go runtime does (nsenter/stage.c), with its
+ * socket at fd 0. It sends husk's mountinfo (send_mountinfo), unshares
+ * the container's new namespaces (FLAGS, CLONE_NEW*, never user, time or
+ * cgroup; a new PID namespace is its children's) while husk starts, says
+ * when it made them ("made START
+ * END", for --trace), takes CPUS (hex bytes of a CPU set: husk's own
+ * before it pinned itself, see cmd/husk/startcpu.go), which the container's
+ * process inherits, and waits for "go" (recv_go). Then it clones the
+ * container's process into the namespaces and its cgroup v2 directory
+ * (CLONE_PARENT: husk's child) and exits. The process takes the
+ * environment and fds of the message, tells husk its PID ({"type":"pid"}
+ * on its sync socket) and goes on as a process husk cloned itself
+ * (_HUSK_DIRECT). On EOF instead of "go", which is how husk discards a
+ * stage it does not use, the stage exits. Errors are "err ..." messages,
+ * as stage1's. */
 int husk_ahead_stage(const char *flags_s, const char *cpus_s)
 {
 	int flags = atoi(flags_s), i;
