@@ -97,20 +97,23 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	// first use; it usually exists, which the container directory's
 	// mkdir finds out without a stat of its own.
 	dir := filepath.Join(root, id)
-	err := makeStateDir(root, dir)
-	if err == unix.ENOENT {
-		if err = os.MkdirAll(root, 0o700); err != nil {
-			return nil, fmt.Errorf("create state root %s: %w", root, err)
-		}
-		err = unix.Mkdir(dir, 0o700)
-	}
+	lock, err := claimedStateDir(dir)
 	if err != nil {
-		if err == unix.EEXIST {
-			return nil, fmt.Errorf("container %q: %w", id, ErrExist)
+		err = makeStateDir(root, dir)
+		if err == unix.ENOENT {
+			if err = os.MkdirAll(root, 0o700); err != nil {
+				return nil, fmt.Errorf("create state root %s: %w", root, err)
+			}
+			err = unix.Mkdir(dir, 0o700)
 		}
-		return nil, fmt.Errorf("create state directory: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
+		if err != nil {
+			if err == unix.EEXIST {
+				return nil, fmt.Errorf("container %q: %w", id, ErrExist)
+			}
+			return nil, fmt.Errorf("create state directory: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
+		}
+		lock, err = lockDir(dir)
 	}
-	lock, err := lockDir(dir)
 	endDir()
 	if err != nil {
 		os.Remove(dir)
@@ -184,8 +187,13 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	nsBootstrap(s, cfg)
 	s.oomScoreAdj = cfg.Process.OOMScoreAdj
-	if ch, err = spawn(s); err != nil {
+	if ch, err = takeSetUpAhead(s, fifo); err != nil {
 		return nil, err
+	}
+	if ch == nil {
+		if ch, err = spawn(s); err != nil {
+			return nil, err
+		}
 	}
 	st := &persistedState{ID: id, Pid: ch.pid, Created: time.Now().UTC(), Config: cfg, HasSeccomp: cfg.Seccomp != nil}
 	if c.mgr != nil {

@@ -321,3 +321,19 @@ func encodeInitPlan(id string, cfg *configs.Config, filter *seccomp.Program, ext
 	appendProcessPlan(w, cfg.Process, filter, extra)
 	return w.b, nil
 }
+
+// initPlanContainerPart returns the magic and the container records of an
+// init plan (INIT through HOOKS, see nsenter/execplan.h), without its
+// process records: the part the stage computes ahead (nsenter.AheadPlan).
+func initPlanContainerPart(plan []byte) []byte {
+	off := len(xpMagic)
+	for off+8 <= len(plan) {
+		tag := binary.NativeEndian.Uint32(plan[off:])
+		n := int(binary.NativeEndian.Uint32(plan[off+4:]))
+		if tag < xpInit || off+8+n > len(plan) {
+			break
+		}
+		off += 8 + n
+	}
+	return plan[:off]
+}

@@ -1,9 +1,12 @@
 package libcontainer
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,6 +146,128 @@ func keepAheadStage(st *nsenter.AheadStage, flags int, direct bool) *nsenter.Ahe
 		return nil
 	}
 	return st
+}
+
+// takeSetUpAhead takes the container's process the stage set up ahead
+// (nsenter.AheadSetUp) when it is the one spawn would start: set up with
+// create's own plan, as far as the stage's goes (its container part), in
+// create's cgroup, with husk's stdio and no other fd (the stage is taken
+// only for exactly the namespaces it made, see keepAheadStage). It sends
+// the process create's whole plan (and the exec fifo), tells the stage,
+// and returns the process, in whose PID namespace its set-up already ran
+// while this process started. It returns nil when the stage did not set
+// one up, or one create does not take: that one is killed and its cgroup
+// removed (Close), the namespaces made ahead going with it, and spawn
+// starts the process itself. On an error the process, if any, is
+// returned too, for the caller to kill.
+func takeSetUpAhead(s *spawnSpec, fifo int) (*child, error) {
+	st := s.stage
+	if st == nil {
+		return nil, nil
+	}
+	a, _ := st.SetUpAhead()
+	if a == nil {
+		return nil, nil
+	}
+	if !s.setUpAheadMatches(a) {
+		st.Close()
+		s.stage = nil
+		return nil, nil
+	}
+	st.Claim()
+	s.stage = nil
+	end := s.trace.Begin("take-ahead")
+	defer end()
+	ch := &child{sock: a.Sock}
+	m, _, err := recvSync(ch.sock)
+	if err == nil && m != nil && m.Type == msgPid {
+		ch.pid, err = strconv.Atoi(m.Msg)
+	}
+	if err != nil || ch.pid <= 0 {
+		// No process: the stage could not clone it, or it died before
+		// its first message. The stage removes the cgroup; spawn starts
+		// the process itself.
+		ch.pid = 0
+		ch.close()
+		st.Close()
+		return nil, nil
+	}
+	if made, err := st.Made(); err == nil {
+		s.trace.span("stage-start", st.Started(), st.Began(made[0]))
+		s.trace.span("ns-ahead", made[0], made[1])
+	}
+	if sealedHelper() >= 0 && !sealedHelperAhead.Start.IsZero() {
+		// The stage and the process run husk-init's sealed copy.
+		s.trace.span("seal-ahead", sealedHelperAhead.Start, sealedHelperAhead.End)
+	}
+	s.trace.span("plan-ahead", a.Start, a.Planned)
+	s.trace.span("cgroup-ahead", a.Planned, a.Made)
+	if s.oomScoreAdj != nil {
+		// As husk-init would, before its set-up: on the host's /proc.
+		if err := writeOOMScoreAdj(ch.pid, *s.oomScoreAdj); err != nil {
+			st.Close()
+			return ch, err
+		}
+	}
+	plan, err := payloadFile(s.execPlan)
+	if err == nil {
+		defer unix.Close(plan)
+		more := ""
+		if fifo >= 0 {
+			more = msgFifo
+		}
+		err = sendSyncFd(ch.sock, msgPlan, more, plan)
+		if err == nil && fifo >= 0 {
+			err = sendSyncFd(ch.sock, msgFifo, "", fifo)
+		}
+		if errors.Is(err, unix.EPIPE) {
+			// The process failed in its set-up (a planted symlink...):
+			// its error message waits on the socket, which the
+			// handshake reports; its cgroup is create's now.
+			err = nil
+		}
+	}
+	if err == nil {
+		err = st.Take()
+	}
+	if err != nil {
+		st.Close()
+		return ch, err
+	}
+	return ch, nil
+}
+
+// writeOOMScoreAdj sets the oom_score_adj of the process pid, through the
+// host's /proc, as husk-init sets its own before its set-up.
+func writeOOMScoreAdj(pid, v int) error {
+	path := "/proc/" + strconv.Itoa(pid) + "/oom_score_adj"
+	fd, err := rawfile.Open(path, unix.O_WRONLY)
+	if err == nil {
+		err = rawfile.WriteAll(fd, []byte(strconv.Itoa(v)))
+		unix.Close(fd)
+	}
+	if err != nil {
+		if errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("process.oomScoreAdj: write %d to %s (lowering it needs CAP_SYS_RESOURCE): %w", v, path, err)
+		}
+		return fmt.Errorf("process.oomScoreAdj: write %d to %s: %w", v, path, err)
+	}
+	return nil
+}
+
+// setUpAheadMatches says whether a is the process spawn would start.
+func (s *spawnSpec) setUpAheadMatches(a *nsenter.AheadSetUp) bool {
+	if s.execPlan == nil || s.initType != initStandard || len(s.extraFiles) > 0 ||
+		!bytes.Equal(initPlanContainerPart(s.execPlan), a.Plan) {
+		return false
+	}
+	for i, f := range s.stdio {
+		if f == nil || f.Fd() != uintptr(i) {
+			return false
+		}
+	}
+	d, ok := s.cgroup.(interface{ Dirs() []string })
+	return ok && slices.Equal(d.Dirs(), a.Dirs)
 }
 
 // finishLate makes what the process ch, cloned already, joins late (see
@@ -640,4 +765,36 @@ func nsBootstrap(s *spawnSpec, cfg *configs.Config) {
 		}
 		s.timeNS = b.String()
 	}
+}
+
+// DiscardAhead ends what the husk binary started ahead for a new container
+// when no create took it (an error before create, a command that never got
+// there): a process the stage set up ahead is killed and reaped, the stage
+// removes the cgroup it made, and the state directory claimed for it is
+// released, before this returns. It costs nothing when there is none; the
+// husk command calls it on its way out.
+func DiscardAhead() {
+	nsenter.DiscardAheadStage()
+	if dir, fd := nsenter.TakeClaimedStateDir(); fd >= 0 {
+		removeStateDir(dir, true)
+		unix.Close(fd)
+	}
+}
+
+// claimedStateDir returns the lock of dir when the husk binary claimed it
+// ahead for the container the stage sets up (nsenter.TakeClaimedStateDir):
+// create's own first step, made and locked already. A claim of another
+// directory (a command line husk's constructor read otherwise) is
+// released, and create claims dir itself.
+func claimedStateDir(dir string) (dirLock, error) {
+	claimed, fd := nsenter.TakeClaimedStateDir()
+	if fd < 0 {
+		return -1, unix.ENOENT
+	}
+	if claimed != dir {
+		removeStateDir(claimed, true)
+		unix.Close(fd)
+		return -1, unix.ENOENT
+	}
+	return dirLock(fd), nil
 }

@@ -34,6 +34,17 @@ package libcontainer
 //	mount or its /dev nodes, to enter them (cgroups.EarlyApplier,
 //	_HUSK_CGROUP_LATE, _HUSK_NETNS_LATE).
 //
+//	With the husk binary, such a process is usually set up ahead, while
+//	husk's Go runtime starts (nsenter.AheadSetUp): the stage that made
+//	its namespaces computes the container part of the init plan in C,
+//	makes the cgroup and clones it (it joins its v1 cgroups itself); it
+//	sends {"type":"pid"}, sets up the root filesystem and waits (before
+//	anything it would create on the host's file systems, or after
+//	pivot_root) for create, which compares that part with its own plan:
+//	{"type":"plan","msg":"fifo"?}+memfd (and {"type":"fifo"}+fd) ---->
+//	then on as below. When the parts differ, create kills it and the
+//	stage removes the cgroup.
+//
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	                                      non-dumpable; unshare(CLONE_NEWCGROUP)
 //	                                      unless it waits for the memory cgroup (v1);
@@ -99,6 +110,11 @@ const (
 	// msgPid is the first message of a process an ahead stage cloned
 	// (nsenter.AheadStage): its PID, which husk did not see it get.
 	msgPid = "pid"
+	// msgPlan hands a process set up ahead (nsenter.AheadSetUp) create's
+	// whole plan, in a memfd; its msg "fifo" says msgFifo follows, with
+	// the exec fifo (create without StartHere).
+	msgPlan = "plan"
+	msgFifo = "fifo"
 )
 
 // syncMsg is one JSON message of the protocol.
@@ -215,11 +231,20 @@ func cutPlain(b []byte) (s, rest []byte, ok bool) {
 
 // sendSync writes one message, with an optional fd attached.
 func sendSync(fd int, typ, msg string, file *os.File) error {
+	attached := -1
+	if file != nil {
+		attached = int(file.Fd())
+	}
+	return sendSyncFd(fd, typ, msg, attached)
+}
+
+// sendSyncFd is sendSync with a plain fd (none when < 0).
+func sendSyncFd(fd int, typ, msg string, attached int) error {
 	b := encodeSyncMsg(syncMsg{Type: typ, Msg: msg})
 	var err error
 	var oob []byte
-	if file != nil {
-		oob = unix.UnixRights(int(file.Fd()))
+	if attached >= 0 {
+		oob = unix.UnixRights(attached)
 	}
 	for {
 		err = unix.Sendmsg(fd, b, oob, nil, 0)

@@ -268,12 +268,12 @@ static void need_len(uint32_t tag, uint32_t len, uint32_t want)
 		xp_fail(0, "exec plan: record %u too short (%u bytes)", tag, len);
 }
 
-/* read_plan reads the payload memfd whole and decodes it. The buffer stays
- * allocated: the filter and strings point into copies of it. */
-static void read_plan(int fd, struct plan *p)
+/* read_all reads the payload memfd whole. The buffer stays allocated: the
+ * plan decoded from it points into it. */
+static unsigned char *read_all(int fd, size_t *len)
 {
 	struct stat st;
-	unsigned char *buf, *cur, *end;
+	unsigned char *buf;
 	size_t off = 0;
 
 	if (fstat(fd, &st) < 0)
@@ -292,16 +292,26 @@ static void read_plan(int fd, struct plan *p)
 		off += (size_t)n;
 	}
 	close(fd);
-	if (memcmp(buf, XP_MAGIC, XP_MAGIC_LEN))
-		xp_fail(0, "exec plan: bad magic");
+	*len = off;
+	return buf;
+}
 
+/* parse_plan decodes a plan; with container_only, one of a container's
+ * records only (the part the stage computes ahead, which has no process
+ * records). */
+static void parse_plan(const unsigned char *buf, size_t size, struct plan *p, int container_only)
+{
+	const unsigned char *cur, *end;
+
+	if (size < XP_MAGIC_LEN || memcmp(buf, XP_MAGIC, XP_MAGIC_LEN))
+		xp_fail(0, "exec plan: bad magic");
 	memset(p, 0, sizeof(*p));
 	p->umask = 022;
 	cur = buf + XP_MAGIC_LEN;
-	end = buf + st.st_size;
+	end = buf + size;
 	while (cur < end) {
 		uint32_t tag, len;
-		unsigned char *v;
+		const unsigned char *v;
 
 		if (end - cur < 8)
 			xp_fail(0, "exec plan: truncated record");
@@ -365,7 +375,7 @@ static void read_plan(int fd, struct plan *p)
 			break;
 		case XP_SCHED:
 			need_len(tag, len, 48); /* SCHED_ATTR_SIZE_VER0 */
-			p->sched = v;
+			p->sched = (unsigned char *)v;
 			p->sched_len = len;
 			break;
 		case XP_IOPRIO:
@@ -402,6 +412,11 @@ static void read_plan(int fd, struct plan *p)
 	}
 	if (p->init && !p->init->rootfs)
 		xp_fail(0, "exec plan: init without a rootfs");
+	if (container_only) {
+		if (!p->init || p->argc || p->cwd)
+			xp_fail(0, "exec plan made ahead: not a container's part");
+		return;
+	}
 	if (p->argc == 0)
 		xp_fail(0, "exec plan: no args");
 	if (!p->cwd)
@@ -727,29 +742,101 @@ static void wait_for_start(void)
 	close(fifo);
 }
 
+/* The set-up made ahead (_HUSK_AHEAD): this process was cloned by the
+ * stage, before husk's Go runtime started, with the container part of
+ * the init plan the stage computed (nsexec.c, aheadplan.c); it sets up the
+ * root filesystem with it while husk starts, and gets husk's whole plan
+ * once create has found the parts the same ("plan", xp_ahead_take). Until
+ * then it creates nothing on the host's file systems (initplan.c): the
+ * config may yet be one create refuses. */
+static struct {
+	int on, taken;
+	struct plan full;
+} ahead_state;
+
+int xp_ahead_pending(void)
+{
+	return ahead_state.on && !ahead_state.taken;
+}
+
+void xp_ahead_take(void)
+{
+	unsigned char *raw;
+	char buf[256];
+	size_t len;
+	int fd = -1, ph, r;
+
+	if (!xp_ahead_pending())
+		return;
+	ph = xp_phase_begin("ahead-taken");
+	r = xp_recv_msg(sock, "plan", buf, sizeof(buf), &fd);
+	if (r < 0)
+		xp_fail(errno, "receive from the sync socket");
+	if (r == 0 || fd < 0)
+		xp_fail(0, "husk did not take the process set up ahead");
+	if (strstr(buf, "\"msg\":\"fifo\"")) {
+		int fifo = -1;
+		char num[16];
+		r = xp_recv_msg(sock, "fifo", buf, sizeof(buf), &fifo);
+		if (r <= 0 || fifo < 0)
+			xp_fail(r < 0 ? errno : 0, "receive the exec fifo");
+		snprintf(num, sizeof(num), "%d", fifo);
+		setenv("_HUSK_FIFOFD", num, 1);
+	}
+	raw = read_all(fd, &len);
+	/* create compared them already; this process holds it to that. */
+	if (len < husk_ahead_plan_len || memcmp(raw, husk_ahead_plan_bytes, husk_ahead_plan_len) ||
+	    (len >= husk_ahead_plan_len + 4 && xp_u32(raw + husk_ahead_plan_len) >= XP_INIT))
+		xp_fail(0, "husk's plan is not the one this process was set up with ahead");
+	parse_plan(raw, len, &ahead_state.full, 0);
+	ahead_state.taken = 1;
+	xp_phase_end(ph);
+}
+
 void husk_exec_plan(int syncfd)
 {
 	struct plan p;
 	const char *s;
 	char *path;
-	int late_seccomp, notify = -1, whole, ph;
+	int late_seccomp, notify = -1, whole, ph, prepared = 0;
 
 	sock = syncfd;
 	tracing = getenv("_HUSK_TRACE") != NULL;
-	s = getenv("_HUSK_PAYLOADFD");
-	if (!s || !*s)
-		xp_fail(0, "missing config fd");
 	whole = xp_phase_begin("exec-plan");
-	read_plan(atoi(s), &p);
+	s = getenv("_HUSK_AHEAD");
+	if (s && *s && husk_ahead_plan_bytes) {
+		struct plan ap;
+		ahead_state.on = 1;
+		parse_plan(husk_ahead_plan_bytes, husk_ahead_plan_len, &ap, 1);
+		if (whole >= 0)
+			phases[whole].name = "init-plan";
+		ph = xp_phase_begin("rootfs-prepare");
+		xp_init_prelude(ap.init);
+		xp_rootfs_prepare(ap.init, sock);
+		xp_phase_end(ph);
+		xp_ahead_take();
+		p = ahead_state.full;
+		prepared = 1;
+	} else {
+		size_t len;
+		unsigned char *buf;
+		s = getenv("_HUSK_PAYLOADFD");
+		if (!s || !*s)
+			xp_fail(0, "missing config fd");
+		buf = read_all(atoi(s), &len);
+		parse_plan(buf, len, &p, 0);
+	}
 	if (p.init) {
 		/* standardInit's order: the container's own set-up, the root
 		 * filesystem, the cwd, then what must come last in it. */
 		if (whole >= 0)
 			phases[whole].name = "init-plan";
-		ph = xp_phase_begin("rootfs-prepare");
-		xp_init_prelude(p.init);
-		xp_rootfs_prepare(p.init, sock);
-		xp_phase_end(ph);
+		if (!prepared) {
+			ph = xp_phase_begin("rootfs-prepare");
+			xp_init_prelude(p.init);
+			xp_rootfs_prepare(p.init, sock);
+			xp_phase_end(ph);
+		}
 		xp_mkdir_cwd(p.cwd);
 		ph = xp_phase_begin("rootfs-finalize");
 		xp_rootfs_finalize(p.init);

@@ -75,6 +75,7 @@
  */
 #ifndef HUSK_EXECPLAN_H
 #define HUSK_EXECPLAN_H
+#include <stddef.h>
 
 #define XP_MAGIC "HUSKXP01"
 #define XP_MAGIC_LEN 8
@@ -135,6 +136,11 @@ int xp_recv_msg(int fd, const char *type, char *buf, size_t size, int *attached)
  * nodes (which the devices cgroup checks), the hooks (which may look at
  * both), the memory cgroup. */
 void husk_join_late(int sock);
+
+/* The container part of the init plan the stage computed ahead, which
+ * the process it clones sets itself up with (nsexec.c, _HUSK_AHEAD). */
+extern const unsigned char *husk_ahead_plan_bytes;
+extern size_t husk_ahead_plan_len;
 
 /* husk_exec_plan runs the plan in stage2 and never returns. */
 void husk_exec_plan(int syncfd) __attribute__((noreturn));

@@ -386,6 +386,8 @@ static int root_open(const struct root *r, const char *p, char *rel, size_t cap)
 	return fd;
 }
 
+static void before_create(int parent);
+
 /* root_create is root_open that creates what is missing: directories with
  * mode 0755 and, when file, the last component as an empty 0644 file. Each
  * component is made relative to its resolved parent and looked up again
@@ -411,6 +413,7 @@ static int root_create(const struct root *r, const char *p, int file, int links,
 	}
 	if (parent < 0)
 		return parent;
+	before_create(parent);
 	if (file) {
 		int f = openat(parent, base, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
 		if (f >= 0)
@@ -468,6 +471,26 @@ static int mount_id(int fd, uint64_t *id)
 		return -errno;
 	*id = st.mnt_id;
 	return 0;
+}
+
+/* The tmpfs mounts this plan made while it was set up ahead, and not yet
+ * taken (xp_ahead_pending): what it creates in them is the container's
+ * own; anything else would be created on the host's file systems, which
+ * waits until husk has taken the process. */
+static uint64_t fresh[32];
+static int nfresh;
+
+static void before_create(int parent)
+{
+	uint64_t id;
+
+	if (!xp_ahead_pending())
+		return;
+	if (mount_id(parent, &id) == 0)
+		for (int i = 0; i < nfresh; i++)
+			if (fresh[i] == id)
+				return;
+	xp_ahead_take();
 }
 
 /* mount_root returns an O_PATH fd of the mount just made on target (whose
@@ -562,6 +585,12 @@ static void mount_fs(const struct root *r, const struct xp_mount *m, const char 
 	}
 	if (do_mount(m->source, target, m->fstype, flags_for(m, dest), m->data) < 0)
 		xp_fail(errno, "mount %s (%s) on %s", m->source, m->fstype, dest);
+	if (xp_ahead_pending() && !strcmp(m->fstype, "tmpfs") && nfresh < (int)(sizeof(fresh) / sizeof(fresh[0]))) {
+		int fd = mount_root(r, target, rel);
+		if (mount_id(fd, &fresh[nfresh]) == 0)
+			nfresh++;
+		close(fd);
+	}
 	finish_mount(r, m, dest, target, rel);
 	close(target);
 }
@@ -820,6 +849,7 @@ static void setup_dev(const struct root *r, const struct xp_init *in)
 		xp_fail(-dev, "open /dev");
 	if (strcmp(rel, "dev"))
 		xp_fail(0, "open /dev: /dev is a symlink to /%s", rel);
+	before_create(dev);
 	create_devices(in, dev);
 	symlink_in(dev, "/proc/self/fd", "fd");
 	symlink_in(dev, "/proc/self/fd/0", "stdin");

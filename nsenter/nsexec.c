@@ -75,6 +75,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -84,11 +85,15 @@
 #include <linux/sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "aheadplan.h"
 #include "execplan.h"
 #include "spawn.h"
 #include "stage.h"
@@ -745,6 +750,9 @@ static pid_t stage_clone(int cgfd, void *stack)
  * namespace, with husk's root, so the text is what husk would read. Just
  * the first line when it cannot be read or sent whole (husk then reads the
  * file itself). */
+static char *mountinfo;
+static size_t mountinfo_len;
+
 static void send_mountinfo(void)
 {
 	size_t cap = 16384, len, hdr;
@@ -786,7 +794,9 @@ static void send_mountinfo(void)
 				n = write(syncfd, buf + hdr - h, len - hdr + h);
 			} while (n < 0 && errno == EINTR);
 			if (n >= 0) {
-				free(buf);
+				/* Kept: the plan made ahead reads it. */
+				mountinfo = buf + hdr;
+				mountinfo_len = len - hdr;
 				return;
 			}
 		}
@@ -811,18 +821,332 @@ static void send_mountinfo(void)
  * (_HUSK_DIRECT). On EOF instead of "go", which is how husk discards a
  * stage it does not use, the stage exits. Errors are "err ..." messages,
  * as stage1's. */
-int husk_ahead_stage(const char *flags_s, const char *cpus_s)
+/* --- the set-up made ahead ------------------------------------------------ */
+
+/* The container part of the init plan the stage computed (aheadplan.c),
+ * which the process it clones, sharing its memory, sets itself up with
+ * until husk takes it (_HUSK_AHEAD, execplan.c). */
+const unsigned char *husk_ahead_plan_bytes;
+size_t husk_ahead_plan_len;
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* The process set up ahead, and the cgroup directories made for it. */
+static struct {
+	struct husk_ahead_plan plan;
+	struct husk_ahead_cgroup cg;
+	int pidfd;
+	pid_t pid;
+} ahead = { .pidfd = -1 };
+
+/* read_text reads a whole file (at most 1 MiB) into a new buffer. */
+static char *read_text(const char *path, size_t *len)
 {
-	int flags = atoi(flags_s), i;
+	size_t cap = 16384, n = 0;
+	char *buf = malloc(cap);
+	int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (!buf || fd < 0)
+		goto fail;
+	for (;;) {
+		if (n == cap) {
+			char *more = cap < (1 << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!more)
+				goto fail;
+			buf = more;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* thread_gone waits (up to 10 ms) until husk's thread tid, which spawned
+ * this stage, has ended: until then it is the parent of this stage and of
+ * the process it clones (CLONE_PARENT), which dies with it
+ * (PR_SET_PDEATHSIG). Then the parent is husk's main thread. */
+static int thread_gone(pid_t tid)
+{
+	struct pollfd p;
+	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD), r;
+
+	if (fd < 0)
+		return errno == ESRCH;
+	p.fd = fd;
+	p.events = POLLIN;
+	do {
+		r = poll(&p, 1, 10);
+	} while (r < 0 && errno == EINTR);
+	close(fd);
+	return r > 0;
+}
+
+/* env_add appends an environment entry to the "go" message being built. */
+static void env_add(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(go_msg + go.n, sizeof(go_msg) - (size_t)go.n, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(go_msg) - (size_t)go.n) {
+		go.n += n + 1;
+		go.nenv++;
+	}
+}
+
+/* speculate sets the container's process up ahead, while husk's Go runtime
+ * starts (see stage.go): it computes the init plan from config.json
+ * (aheadplan.c), makes the cgroup, and clones the process into the
+ * namespaces made and the cgroup v2 directory, with the environment and
+ * fds husk would have sent: husk's stdio (this process's fds 1 to 3), a
+ * sync socket whose other end husk gets, the memory cgroup's tasks file.
+ * It tells husk "spec START PLANNED MADE N" (when it began, had the plan,
+ * had made the cgroup), the N cgroup directories and the plan,
+ * which create compares with its own. It returns -1 with *why, and nothing
+ * made, when it does not. args: TID BUNDLE ID OPTS PWD. */
+static int speculate(char **args, int flags, void *stack, const char **why)
+{
+	struct husk_ahead_in in = { 0 };
+	char *bundle, *text, path[PATH_MAX], head[96], *dirs;
+	const char *opts = args[3];
+	struct statfs sfs;
+	struct stat st;
+	long long start = xp_now_ns(), planned, end;
+	int sv[2], cgfd = -1, memfd = -1, n, i;
+	ssize_t r;
+	size_t len;
+	struct msghdr mh = { 0 };
+	struct iovec iov[3];
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct cmsghdr *c;
+	size_t dirs_len = 0;
+
+	*why = "out of memory";
+	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
+		*why = "a cgroup v2 host";
+		return -1;
+	}
+	if (!mountinfo) {
+		*why = "no mountinfo";
+		return -1;
+	}
+	bundle = husk_abs_path(args[1], args[4]);
+	if (!bundle || snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path)) {
+		free(bundle);
+		return -1;
+	}
+	text = read_text(path, &len);
+	if (!text) {
+		free(bundle);
+		*why = "config.json unreadable";
+		return -1;
+	}
+	in.config = text;
+	in.config_len = len;
+	in.bundle = bundle;
+	in.id = args[2];
+	in.mountinfo = mountinfo;
+	in.mountinfo_len = mountinfo_len;
+	in.no_new_keyring = strchr(opts, 'k') != NULL;
+	in.no_pivot = strchr(opts, 'p') != NULL;
+	in.kcore = stat("/proc/kcore", &st) == 0;
+	r = husk_plan_ahead(&in, &ahead.plan);
+	free(text);
+	free(bundle);
+	if (r < 0) {
+		*why = ahead.plan.reason;
+		return -1;
+	}
+	if ((ahead.plan.flags & ~CLONE_NEWCGROUP) != flags) {
+		*why = "namespaces";
+		goto undo;
+	}
+	planned = xp_now_ns();
+	if (husk_ahead_make_cgroup(&ahead.plan, &ahead.cg) < 0) {
+		*why = errno == EEXIST ? "the cgroup exists" : "cannot make the cgroup";
+		goto undo;
+	}
+	if (ahead.plan.unified >= 0 &&
+	    (cgfd = openat(AT_FDCWD, ahead.plan.dirs[ahead.plan.unified], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto undo;
+	if (ahead.plan.memory >= 0) {
+		snprintf(path, sizeof(path), "%s/tasks", ahead.plan.dirs[ahead.plan.memory]);
+		if ((memfd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC)) < 0)
+			goto undo;
+	}
+	if (!thread_gone(atoi(args[0]))) {
+		*why = "husk's thread that started the stage is still running";
+		goto undo;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto undo;
+
+	/* What husk's spawn would have sent (libcontainer/spawn.go). */
+	go.nenv = 0;
+	go.n = go.len = snprintf(go_msg, sizeof(go_msg), "go\n");
+	env_add("_HUSK_SYNCFD=3");
+	env_add("_HUSK_INITTYPE=standard");
+	env_add("_HUSK_EXTRAFILES=0");
+	env_add("_HUSK_EXECPLAN=1");
+	env_add("_HUSK_DIRECT=1");
+	env_add("_HUSK_AHEAD=1");
+	env_add("_HUSK_CLONEFLAGS=%d", flags);
+	if (strchr(opts, 't'))
+		env_add("_HUSK_TRACE=1");
+	go.fds[0] = 1;
+	go.fds[1] = 2;
+	go.fds[2] = 3;
+	go.fds[3] = sv[1];
+	go.nfds = 4;
+	if (memfd >= 0) {
+		env_add("_HUSK_MEMCGFD=%d", go.nfds);
+		go.fds[go.nfds++] = memfd;
+	}
+	/* The cgroup namespace is rooted at the cgroup once the process is
+	 * in it in every hierarchy, the memory one included (late). */
+	if (ahead.plan.flags & CLONE_NEWCGROUP)
+		env_add("_HUSK_LATE_CGROUPNS=1");
+	{
+		/* The v1 tasks files but memory's, which the process joins
+		 * last (cgroups.JoinSpec). */
+		char tasks[8192];
+		size_t off = 0;
+		for (i = 0; i < ahead.plan.ndirs; i++) {
+			if (i == ahead.plan.memory || i == ahead.plan.unified)
+				continue;
+			off += (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%s/tasks", off ? "\n" : "",
+						ahead.plan.dirs[i]);
+			if (off >= sizeof(tasks))
+				goto undo_sock;
+		}
+		if (off)
+			env_add("_HUSK_CGROUP_TASKS=%s", tasks);
+	}
+	for (i = 0; i < ahead.plan.ndirs; i++)
+		dirs_len += strlen(ahead.plan.dirs[i]) + 1;
+	dirs = malloc(dirs_len + 1);
+	if (!dirs)
+		goto undo_sock;
+	dirs_len = 0;
+	for (i = 0; i < ahead.plan.ndirs; i++) {
+		size_t l = strlen(ahead.plan.dirs[i]) + 1;
+		memcpy(dirs + dirs_len, ahead.plan.dirs[i], l);
+		dirs_len += l;
+	}
+	go.cg = -1;
+	if (cgfd >= 0) {
+		go.cg = go.nfds;
+		go.fds[go.nfds++] = cgfd;
+	}
+	/* "spec START PLANNED MADE N\n", the N directories (each NUL-ended) and
+	 * the plan, with husk's end of the process's sync socket: sent
+	 * before the clone, so that the process never holds husk's end. The
+	 * process tells its PID itself. */
+	end = xp_now_ns();
+	n = snprintf(head, sizeof(head), "spec %lld %lld %lld %d\n", start, planned, end, ahead.plan.ndirs);
+	iov[0] = (struct iovec){ head, (size_t)n };
+	iov[1] = (struct iovec){ dirs, dirs_len };
+	iov[2] = (struct iovec){ ahead.plan.plan, ahead.plan.len };
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 3;
+	mh.msg_control = ctl.space;
+	mh.msg_controllen = sizeof(ctl.space);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
+	while ((r = sendmsg(0, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	free(dirs);
+	close(sv[0]);
+	if (r < 0) {
+		close(sv[1]);
+		goto undo;
+	}
+	husk_ahead_plan_bytes = ahead.plan.plan;
+	husk_ahead_plan_len = ahead.plan.len;
+	ahead.pid = stage_clone(cgfd, stack);
+	close(sv[1]);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (memfd >= 0)
+		close(memfd);
+	if (ahead.pid < 0) {
+		/* husk sees the socket close before a PID: it drops. */
+		return 0;
+	}
+	ahead.pidfd = (int)syscall(SYS_pidfd_open, ahead.pid, 0);
+	return 0;
+
+undo_sock:
+	close(sv[0]);
+	close(sv[1]);
+undo:
+	if (cgfd >= 0)
+		close(cgfd);
+	if (memfd >= 0)
+		close(memfd);
+	husk_ahead_remove_cgroup(&ahead.cg);
+	husk_plan_ahead_free(&ahead.plan);
+	return -1;
+}
+
+/* drop_ahead undoes speculate when husk does not take the process: the
+ * process is killed and, once it has exited (a zombie is out of its
+ * cgroup already), the cgroup removed. husk kills and reaps it first when
+ * it can (its child); were husk gone, this does. */
+static void drop_ahead(void)
+{
+	struct pollfd p = { .fd = ahead.pidfd, .events = POLLIN };
+
+	if (ahead.pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, ahead.pidfd, SIGKILL, NULL, 0);
+		while (poll(&p, 1, 1000) < 0 && errno == EINTR)
+			;
+	}
+	husk_ahead_remove_cgroup(&ahead.cg);
+}
+
+int husk_ahead_stage(int argc, char **argv)
+{
+	const char *flags_s = argv[0], *cpus_s = argv[1], *why = NULL;
+	int flags = atoi(flags_s), i, spec = argc >= 7;
 	long long start, end;
-	char buf[96];
+	char buf[160];
 	cpu_set_t cpus;
 	void *stack = MAP_FAILED;
 
 	syncfd = 0;
-	/* Nothing but its socket: husk's stdout and stderr, which it
-	 * inherited, must not stay open for as long as it waits. */
-	syscall(SYS_close_range, 1, ~0U, 0);
+	/* Nothing but its socket and, to set the container's process up
+	 * ahead, husk's stdio at 1 to 3: husk's stdout and stderr must not
+	 * stay open for longer. */
+	syscall(SYS_close_range, spec ? 4 : 1, ~0U, 0);
 	send_mountinfo();
 	start = xp_now_ns();
 	if (unshare(flags) < 0)
@@ -846,6 +1170,23 @@ int husk_ahead_stage(const char *flags_s, const char *cpus_s)
 	stack = mmap(NULL, STAGE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
 		     -1, 0);
 #endif
+	if (spec) {
+		if (speculate(argv + 2, flags, stack, &why) == 0) {
+			/* husk's verdict: "take", or EOF. */
+			ssize_t n;
+			syscall(SYS_close_range, 1, 3, 0);
+			do {
+				n = read(0, buf, sizeof(buf) - 1);
+			} while (n < 0 && errno == EINTR);
+			if (n == 4 && !memcmp(buf, "take", 4))
+				_exit(0);
+			drop_ahead();
+			_exit(0);
+		}
+		syscall(SYS_close_range, 1, 3, 0);
+		snprintf(buf, sizeof(buf), "nospec %s", why ? why : "");
+		sendmsg_str(buf);
+	}
 	go.n = recv_go(0, go.fds, &go.nfds);
 	if (go.n == 0)
 		_exit(0);

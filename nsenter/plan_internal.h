@@ -96,6 +96,13 @@ void *xp_grow(void *list, int count, size_t elem);
 uint32_t xp_u32(const unsigned char *v);
 uint64_t xp_u64(const unsigned char *v);
 
+/* The set-up made ahead (execplan.c): whether this process, set up ahead
+ * with the stage's plan, waits for husk to take it; and waiting for that,
+ * which it must before it creates anything outside the file systems its
+ * plan mounted. */
+int xp_ahead_pending(void);
+void xp_ahead_take(void);
+
 /* initplan.c */
 int xp_init_record(struct plan *p, uint32_t tag, const unsigned char *v, uint32_t len);
 void xp_init_prelude(const struct xp_init *in);

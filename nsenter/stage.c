@@ -7,12 +7,22 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <semaphore.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+#include "aheadplan.h"
 #include "execplan.h"
 #include "spawn.h"
 #include "stage.h"
@@ -27,10 +37,64 @@
  * shootdown IPI to that CPU (~70 of them, ~0.3 ms, on the test machine). */
 static struct {
 	sem_t decided;
-	int armed, taken, flags, sock;
+	int armed, taken, flags, sock, spec;
 	pid_t pid, tid;
 	long long start_ns;
 } stage;
+
+/* The container's state directory, claimed ahead (husk_stage_claim_dir):
+ * its path and the fd that holds its lock, until Go takes them. */
+static struct {
+	char path[PATH_MAX];
+	int fd, taken;
+} claim = { .fd = -1 };
+
+int husk_stage_claim_dir(const char *root, const char *id, const char *pwd)
+{
+	struct stat held, named;
+	char spare[PATH_MAX];
+	char *abs = root[0] ? husk_abs_path(root, pwd) : NULL;
+	int fd;
+
+	if (!abs || snprintf(claim.path, sizeof(claim.path), "%s/%s", abs, id) >= (int)sizeof(claim.path) ||
+	    snprintf(spare, sizeof(spare), "%s/:spare", abs) >= (int)sizeof(spare)) {
+		free(abs);
+		return -1;
+	}
+	free(abs);
+	if (syscall(SYS_renameat2, AT_FDCWD, spare, AT_FDCWD, claim.path, RENAME_NOREPLACE) < 0 &&
+	    (errno == EEXIST || mkdir(claim.path, 0700) < 0))
+		return -1;
+	fd = openat(AT_FDCWD, claim.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	/* As lockDir: the directory must still be the one locked. */
+	if (fstat(fd, &held) < 0 || stat(claim.path, &named) < 0 || held.st_ino != named.st_ino ||
+	    held.st_dev != named.st_dev) {
+		close(fd);
+		return -1;
+	}
+	claim.fd = fd;
+	return 0;
+}
+
+int husk_stage_claimed(void)
+{
+	return claim.fd >= 0 && !__atomic_load_n(&claim.taken, __ATOMIC_ACQUIRE);
+}
+
+int husk_stage_take_dir(char *path, size_t cap)
+{
+	if (claim.fd < 0 || __atomic_exchange_n(&claim.taken, 1, __ATOMIC_ACQ_REL) ||
+	    snprintf(path, cap, "%s", claim.path) >= (int)cap)
+		return -1;
+	return claim.fd;
+}
 
 int husk_stage_ahead_arm(void)
 {
@@ -46,13 +110,14 @@ void husk_stage_ahead_disarm(void)
 	stage.armed = 0;
 }
 
-int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len)
+int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len,
+			   const struct husk_stage_spec *spec)
 {
 	static const char hex[] = "0123456789abcdef";
-	char path[32], fl[16], mask[2 * 128 + 1];
-	char *argv[] = { "husk-init", "ahead", fl, mask, NULL };
+	char path[32], fl[16], mask[2 * 128 + 1], tid[16], opts[4] = "";
+	char *argv[] = { "husk-init", "ahead", fl, mask, tid, NULL, NULL, opts, NULL, NULL };
 	char *envp[] = { NULL };
-	int sv[2], cerr;
+	int sv[2], fds[5], cerr, nfds = 1, exe = exe_fd;
 	size_t i;
 
 	stage.start_ns = xp_now_ns();
@@ -64,15 +129,38 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 		mask[2 * i + 1] = hex[cpus[i] & 15];
 	}
 	mask[2 * i] = '\0';
-	if (flags && exe_fd >= 0 && snprintf(path, sizeof(path), "/proc/self/fd/%d", exe_fd) < (int)sizeof(path) &&
+	/* Setting the process up ahead: husk-init ahead FLAGS CPUS TID BUNDLE
+	 * ID OPTS PWD, with husk's stdio as its fds 1 to 3 (OPTS: k
+	 * --no-new-keyring, p --no-pivot, t --trace). */
+	if (spec) {
+		snprintf(tid, sizeof(tid), "%d", (int)stage.tid);
+		argv[5] = (char *)spec->bundle;
+		argv[6] = (char *)spec->id;
+		snprintf(opts, sizeof(opts), "%s%s%s", spec->no_new_keyring ? "k" : "", spec->no_pivot ? "p" : "",
+			 spec->trace ? "t" : "");
+		argv[8] = (char *)(spec->pwd ? spec->pwd : "");
+		fds[1] = 0;
+		fds[2] = 1;
+		fds[3] = 2;
+		/* husk-init's sealed copy, which it closes once it runs: the
+		 * number it had may be one of those. */
+		fds[4] = exe_fd;
+		exe = 4;
+		nfds = 5;
+	} else {
+		argv[4] = NULL;
+	}
+	if (flags && exe_fd >= 0 && snprintf(path, sizeof(path), "/proc/self/fd/%d", exe) < (int)sizeof(path) &&
 	    snprintf(fl, sizeof(fl), "%d", flags) < (int)sizeof(fl) &&
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0) {
 		/* husk-init's fd 0 is its end of the socket. */
-		stage.pid = husk_spawn(path, argv, envp, &sv[1], 1, &cerr);
+		fds[0] = sv[1];
+		stage.pid = husk_spawn(path, argv, envp, fds, nfds, &cerr);
 		close(sv[1]);
 		if (stage.pid > 0) {
 			stage.sock = sv[0];
 			stage.flags = flags;
+			stage.spec = spec != NULL;
 		} else {
 			close(sv[0]);
 		}
@@ -83,7 +171,7 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 
 /* husk_stage_take waits only for the decision, which comes right after
  * husk-init's copy, long before Go asks. */
-int husk_stage_take(int *sock, int *pid, int *flags, int *tid, long long *start_ns)
+int husk_stage_take(int *sock, int *pid, int *flags, int *tid, int *spec, long long *start_ns)
 {
 	if (!stage.armed || __atomic_exchange_n(&stage.taken, 1, __ATOMIC_ACQ_REL))
 		return -1;
@@ -95,6 +183,7 @@ int husk_stage_take(int *sock, int *pid, int *flags, int *tid, long long *start_
 	*pid = stage.pid;
 	*flags = stage.flags;
 	*tid = stage.tid;
+	*spec = stage.spec;
 	*start_ns = stage.start_ns;
 	return 0;
 }

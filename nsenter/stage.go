@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/husk-runtime/husk/internal/pidfd"
 	"golang.org/x/sys/unix"
@@ -37,10 +38,49 @@ import (
 // husk clones itself is. Libcontainer takes it only for a process it would
 // clone itself (nsenter.SpawnInto) into exactly these namespaces; it
 // discards it otherwise (Close), and the stage then exits.
+//
+// Given the command line too (spec), the stage usually goes on to set the
+// process up itself, before create has even read config.json: it computes
+// the container part of the init plan in C, makes the cgroup and clones
+// the process, which sets up its root filesystem while the Go runtime
+// starts (SetUpAhead, AheadSetUp); create takes it when its own plan and
+// cgroup are the same (libcontainer's takeSetUpAhead).
 type AheadStage struct {
 	sock, pid, flags int
 	start            time.Time
 	began            time.Time // when it read the mountinfo (Mountinfo)
+
+	// made and madeErr: the stage's "made" message, once read.
+	made     [2]time.Time
+	madeErr  error
+	madeRead bool
+
+	// spec: the stage was asked to set the container's process up
+	// ahead; specRead: its answer was read, into ahead (nil when it did
+	// not) and whyNot; claimed: libcontainer took the process over.
+	spec, specRead, claimed bool
+	ahead                   *AheadSetUp
+	whyNot                  string
+}
+
+// AheadSetUp is a container's process the stage set up ahead, before the
+// husk binary's Go runtime started: cloned into the namespaces the stage
+// made and into the cgroup it made, setting up its root filesystem with
+// the plan the stage computed in C from config.json (nsenter/aheadplan.c).
+// It waits for create's own plan before it creates anything on the host's
+// file systems, and before its process part (credentials, seccomp...).
+type AheadSetUp struct {
+	// Plan and Dirs are what the stage computed (see AheadPlan): create
+	// takes the process only when its own are the same.
+	Plan []byte
+	Dirs []string
+	// Sock is husk's end of the process's sync socket. The process first
+	// says its PID on it ({"type":"pid"}), as one the stage clones on
+	// "go" does.
+	Sock int
+	// Start, Planned and Made are when the stage began, had computed the
+	// plan and had made the cgroup (for --trace).
+	Start, Planned, Made time.Time
 }
 
 // AheadStageMaxFds is the most fds Fork passes, the cgroup's included.
@@ -49,12 +89,12 @@ const AheadStageMaxFds = C.HUSK_STAGE_MAXFDS
 // TakeAheadStage returns the stage made ahead, once; nil when there is
 // none (always, outside the husk binary's `run` and `create`).
 func TakeAheadStage() *AheadStage {
-	var sock, pid, flags, tid C.int
+	var sock, pid, flags, tid, spec C.int
 	var start C.longlong
-	if C.husk_stage_take(&sock, &pid, &flags, &tid, &start) != 0 {
+	if C.husk_stage_take(&sock, &pid, &flags, &tid, &spec, &start) != 0 {
 		return nil
 	}
-	s := &AheadStage{sock: int(sock), pid: int(pid), flags: int(flags), start: time.Unix(0, int64(start))}
+	s := &AheadStage{sock: int(sock), pid: int(pid), flags: int(flags), spec: spec != 0, start: time.Unix(0, int64(start))}
 	// The stage's parent is the thread that started it until that thread
 	// has ended; the stage's child gets the same parent (CLONE_PARENT)
 	// and dies with it (PR_SET_PDEATHSIG, which the kernel sends when the
@@ -183,6 +223,14 @@ func recvRetry(sock int, buf []byte, flags int) (int, error) {
 // process tells its PID itself, on its sync socket: the stage may not run
 // again before the process is far into its set-up.
 func (s *AheadStage) Made() (made [2]time.Time, err error) {
+	if !s.madeRead {
+		s.made, s.madeErr = s.readMade()
+		s.madeRead = true
+	}
+	return s.made, s.madeErr
+}
+
+func (s *AheadStage) readMade() (made [2]time.Time, err error) {
 	if s.sock < 0 {
 		return made, errors.New("ahead stage: closed")
 	}
@@ -201,16 +249,118 @@ func (s *AheadStage) Made() (made [2]time.Time, err error) {
 	case strings.HasPrefix(msg, "err "):
 		return made, errors.New(msg[4:])
 	}
-	f := strings.Fields(msg)
-	if len(f) != 3 || f[0] != "made" {
+	t, ok := parseTimes(msg, "made")
+	if !ok {
 		return made, fmt.Errorf("ahead stage: unexpected message %q", msg)
+	}
+	return t, nil
+}
+
+// parseTimes reads the message "NAME START END" (nanoseconds).
+func parseTimes(msg, name string) (t [2]time.Time, ok bool) {
+	f := strings.Fields(msg)
+	if len(f) < 3 || f[0] != name {
+		return t, false
 	}
 	t0, err0 := strconv.ParseInt(f[1], 10, 64)
 	t1, err1 := strconv.ParseInt(f[2], 10, 64)
 	if err0 != nil || err1 != nil {
-		return made, fmt.Errorf("ahead stage: bad message %q", msg)
+		return t, false
 	}
-	return [2]time.Time{time.Unix(0, t0), time.Unix(0, t1)}, nil
+	return [2]time.Time{time.Unix(0, t0), time.Unix(0, t1)}, true
+}
+
+// SetUpAhead returns the container's process the stage set up ahead, or
+// nil and why it did not (it then waits for "go" as a stage does); ""
+// when it was not asked to. It waits for the stage's answer, which comes
+// ~0.5 ms after the namespaces. libcontainer then takes the process
+// (Claim) or leaves it to Close, which kills it and has the stage remove
+// its cgroup.
+func (s *AheadStage) SetUpAhead() (*AheadSetUp, string) {
+	if !s.spec || s.specRead {
+		return s.ahead, s.whyNot
+	}
+	s.specRead = true
+	if _, err := s.Made(); err != nil {
+		s.whyNot = err.Error()
+		return nil, s.whyNot
+	}
+	head := make([]byte, 64)
+	n, err := recvRetry(s.sock, head, unix.MSG_PEEK|unix.MSG_TRUNC)
+	if err != nil || n <= 0 {
+		s.whyNot = "ahead stage exited"
+		return nil, s.whyNot
+	}
+	buf := make([]byte, n)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(s.sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for err == unix.EINTR {
+		n, oobn, _, _, err = unix.Recvmsg(s.sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
+	fd := -1
+	if err == nil && oobn > 0 {
+		if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil && len(msgs) == 1 {
+			if fds, rerr := unix.ParseUnixRights(&msgs[0]); rerr == nil && len(fds) == 1 {
+				fd = fds[0]
+			}
+		}
+	}
+	msg := buf[:max(n, 0)]
+	a, why := parseSetUp(msg, fd)
+	if a == nil && fd >= 0 {
+		unix.Close(fd)
+	}
+	s.ahead, s.whyNot = a, why
+	return a, why
+}
+
+// parseSetUp reads "spec START PLANNED MADE N\n", N NUL-ended directories and the
+// plan; or "nospec WHY", "err WHY".
+func parseSetUp(msg []byte, fd int) (*AheadSetUp, string) {
+	line, rest, _ := strings.Cut(string(msg), "\n")
+	switch {
+	case strings.HasPrefix(line, "nospec "):
+		return nil, line[len("nospec "):]
+	case strings.HasPrefix(line, "err "):
+		return nil, line[len("err "):]
+	}
+	t, ok := parseTimes(line, "spec")
+	f := strings.Fields(line)
+	if !ok || len(f) != 5 || fd < 0 {
+		return nil, fmt.Sprintf("unexpected message %q", line)
+	}
+	made, err0 := strconv.ParseInt(f[3], 10, 64)
+	ndirs, err := strconv.Atoi(f[4])
+	if err0 != nil || err != nil || ndirs < 0 {
+		return nil, fmt.Sprintf("unexpected message %q", line)
+	}
+	a := &AheadSetUp{Sock: fd, Start: t[0], Planned: t[1], Made: time.Unix(0, made)}
+	for range ndirs {
+		d, r, ok := strings.Cut(rest, "\x00")
+		if !ok {
+			return nil, "truncated message"
+		}
+		a.Dirs = append(a.Dirs, d)
+		rest = r
+	}
+	a.Plan = []byte(rest)
+	return a, ""
+}
+
+// Claim says libcontainer has taken the process set up ahead: it kills
+// the process itself if create then fails, and Close no longer does.
+func (s *AheadStage) Claim() { s.claimed = true }
+
+// Take tells the stage its process is create's now: the stage exits
+// without removing the cgroup.
+func (s *AheadStage) Take() error {
+	if s.sock < 0 {
+		return errors.New("ahead stage: closed")
+	}
+	if _, err := unix.Write(s.sock, []byte("take")); err != nil {
+		return fmt.Errorf("ahead stage: take the process: %w", err)
+	}
+	return nil
 }
 
 // Started returns when the stage was asked for, before the Go runtime
@@ -235,6 +385,14 @@ func (s *AheadStage) Close() {
 	if s == nil {
 		return
 	}
+	// A process set up ahead that create did not take is killed and
+	// reaped here (it is husk's child), before the stage removes its
+	// cgroup, which it can only once the process has left it.
+	if s.spec && s.sock >= 0 {
+		if a, _ := s.SetUpAhead(); a != nil && !s.claimed {
+			dropSetUp(a)
+		}
+	}
 	if s.sock >= 0 {
 		unix.Close(s.sock)
 		s.sock = -1
@@ -248,4 +406,53 @@ func (s *AheadStage) Close() {
 		}
 		s.pid = 0
 	}
+}
+
+// dropSetUp kills and reaps the process set up ahead: its PID comes first
+// on its sync socket ({"type":"pid","msg":"PID"}, libcontainer/sync.go).
+func dropSetUp(a *AheadSetUp) {
+	defer unix.Close(a.Sock)
+	buf := make([]byte, 256)
+	n, err := recvRetry(a.Sock, buf, 0)
+	if err != nil || n <= 0 {
+		return
+	}
+	_, num, ok := strings.Cut(string(buf[:n]), `"msg":"`)
+	num, _, _ = strings.Cut(num, `"`)
+	pid, err := strconv.Atoi(num)
+	if !ok || err != nil || pid <= 0 {
+		return
+	}
+	unix.Kill(pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// DiscardAheadStage ends the stage made ahead when nothing took it (an
+// error before create): a process it set up ahead is killed and reaped,
+// and the stage removes its cgroup and exits before this returns.
+func DiscardAheadStage() {
+	if s := TakeAheadStage(); s != nil {
+		s.Close()
+	}
+}
+
+// TakeClaimedStateDir returns the state directory the husk binary's
+// constructor claimed for the container it sets up ahead (locked, as
+// libcontainer's lockDir leaves it: the fd holding the lock), once; "" and
+// -1 when there is none. See husk_stage_claim_dir in stage.c.
+func TakeClaimedStateDir() (string, int) {
+	if C.husk_stage_claimed() == 0 {
+		return "", -1
+	}
+	buf := make([]byte, 4096)
+	fd := C.husk_stage_take_dir((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if fd < 0 {
+		return "", -1
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), int(fd)
 }

@@ -15,6 +15,14 @@
  * message may carry with the default socket buffer. */
 #define HUSK_STAGE_MAXMOUNTINFO (128 << 10)
 
+/* What the stage needs to set the container's process up ahead as well
+ * (speculate in nsexec.c): from the command line, which the constructor
+ * read (cmd/husk/fastpath.c), and the working directory as Go finds it. */
+struct husk_stage_spec {
+	const char *bundle, *id, *pwd;
+	int no_pivot, no_new_keyring, trace;
+};
+
 /* A container's namespaces made ahead, before the Go runtime starts, by
  * husk-init run as a stage of its own (`husk-init ahead`): see stage.c.
  * Arm from the constructor (0 when armed), disarm when the thread that
@@ -23,9 +31,24 @@
  * whether it did. Take, from Go, returns it once: the parent's end of its
  * socket, its PID, the flags, the thread that spawned it and when it was
  * asked for; -1 when there is none. */
+/* husk_stage_claim_dir claims the state directory of container id under
+ * the state root (relative to pwd, see husk_abs_path) as create's first
+ * step does (libcontainer's makeStateDir and lockDir): the root's spare
+ * directory renamed, or a new one made, and locked; -1 when it cannot (the
+ * ID is taken, the root missing...). Setting a container up ahead makes
+ * its cgroup, which only the create that owns the ID may do: of two
+ * creates of one ID, the one that loses here does not set up ahead.
+ * husk_stage_take_dir hands the claim to Go once: the fd holding the lock
+ * (-1: none), and the path; husk_stage_claimed says whether there is one
+ * to take. */
+int husk_stage_claim_dir(const char *root, const char *id, const char *pwd);
+int husk_stage_claimed(void);
+int husk_stage_take_dir(char *path, size_t cap);
+
 int husk_stage_ahead_arm(void);
 void husk_stage_ahead_disarm(void);
-int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len);
-int husk_stage_take(int *sock, int *pid, int *flags, int *tid, long long *start_ns);
+int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len,
+			   const struct husk_stage_spec *spec);
+int husk_stage_take(int *sock, int *pid, int *flags, int *tid, int *spec, long long *start_ns);
 
 #endif

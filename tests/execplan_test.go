@@ -12,6 +12,7 @@ import (
 type traceEvent struct {
 	Name, Process string
 	StartUs       float64 `json:"start_us"`
+	DurUs         float64 `json:"dur_us"`
 }
 
 // traced runs `husk --trace F <args>` and returns the output and the

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -620,6 +621,22 @@ func cgroupMounts(t *testing.T) []string {
 		t.Fatal("no cgroup hierarchy mounted")
 	}
 	return mnts
+}
+
+// setsUpAhead says whether the husk binary sets a new container's process
+// up ahead here (nsenter.AheadSetUp): with two CPUs or more, on a cgroup v1
+// or hybrid host.
+func setsUpAhead(t *testing.T) bool {
+	t.Helper()
+	if !isHusk() || runtime.NumCPU() < 2 {
+		return false
+	}
+	for _, m := range readMountinfo(t, "self") {
+		if m.fstype == "cgroup2" && m.mountpoint == "/sys/fs/cgroup" {
+			return false
+		}
+	}
+	return true
 }
 
 // procsHierarchy returns the mount point of a hierarchy that lists every

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,14 +19,24 @@ extern int husk_init_seal_ahead(void (*then)(int fd));
 extern void husk_init_publish_sealed(void);
 extern int husk_stage_ahead_arm(void);
 extern void husk_stage_ahead_disarm(void);
-extern int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len);
+struct husk_stage_spec {
+	const char *bundle, *id, *pwd;
+	int no_pivot, no_new_keyring, trace;
+};
+extern int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len,
+				  const struct husk_stage_spec *spec);
 extern int husk_ns_flag(const char *name, size_t len);
+extern int husk_stage_claim_dir(const char *root, const char *id, const char *pwd);
 
 /* The bundle's config.json, read on the thread that makes things ahead. */
 static char config_path[4096];
 static char config_buf[256 << 10];
 /* The CPUs husk was started on, which the container's process gets. */
 static cpu_set_t start_cpus;
+/* What the stage needs to set the container's process up ahead too. */
+static struct husk_stage_spec spec;
+static const char *spec_root;
+static int have_spec;
 
 /* A JSON text being scanned: only enough of JSON to find a value by its
  * keys and skip the others. Anything it cannot read ends the scan, and
@@ -233,14 +244,30 @@ static void stage_job(int sealed_fd)
 	ssize_t len = read_config();
 	int flags = len > 0 ? husk_config_ahead_flags(config_buf, (size_t)len) : 0;
 
-	husk_stage_ahead_start(sealed_fd, flags, (const unsigned char *)&start_cpus, sizeof(start_cpus));
+	/* Only the create that owns the ID sets its container up ahead. */
+	if (have_spec && (!flags || husk_stage_claim_dir(spec_root, spec.id, spec.pwd) < 0))
+		have_spec = 0;
+
+	husk_stage_ahead_start(sealed_fd, flags, (const unsigned char *)&start_cpus, sizeof(start_cpus),
+			       have_spec ? &spec : NULL);
 	/* husk-init has exec'd: Go may have the copy. */
 	husk_init_publish_sealed();
 }
 
-void husk_start_ahead(const char *bundle)
+void husk_start_ahead(const char *bundle, const struct husk_ahead_args *args)
 {
 	int stage;
+
+	if (bundle && args && args->id) {
+		spec.bundle = bundle;
+		spec.id = args->id;
+		spec.pwd = getenv("PWD");
+		spec.no_pivot = args->no_pivot;
+		spec.no_new_keyring = args->no_new_keyring;
+		spec.trace = args->trace;
+		spec_root = args->root;
+		have_spec = 1;
+	}
 
 	/* On one CPU, making it ahead would only make it sooner. This runs
 	 * before startcpu.c pins husk to one CPU: these are the caller's. */

@@ -2,6 +2,16 @@
 #define HUSK_AHEAD_H
 #include <stddef.h>
 
+/* What the command line says that the container's set-up made ahead
+ * depends on (nsenter/stage.go): run's or create's container ID and
+ * flags. NULL, or no id, when it has a flag that changes what create does
+ * beyond the plan (a console socket, preserved fds, the systemd driver),
+ * or one the constructor does not know. */
+struct husk_ahead_args {
+	const char *id, *root;
+	int no_pivot, no_new_keyring, trace;
+};
+
 /*
  * husk_start_ahead starts, from husk's constructor, the thread that works
  * on the CPU the Go runtime's start leaves idle (it keeps its own: see
@@ -11,9 +21,11 @@
  * the bundle's config.json and, when it can tell the container's new
  * namespaces, has husk-init make them and wait to clone the container's
  * process into them (nsenter/stage.c, nsenter.AheadStage): ~0.55 ms of
- * kernel work that is then done by the time create needs it.
+ * kernel work that is then done by the time create needs it. With args,
+ * the stage goes on to set the container's process up (the set-up made
+ * ahead).
  */
-void husk_start_ahead(const char *bundle);
+void husk_start_ahead(const char *bundle, const struct husk_ahead_args *args);
 
 /* husk_config_ahead_flags is the guess from config.json's text: the
  * CLONE_NEW* flags of linux.namespaces (but CLONE_NEWCGROUP, which the

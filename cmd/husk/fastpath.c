@@ -715,6 +715,93 @@ static const char *bundle_arg(struct cmdline *c, int i)
 	return ".";
 }
 
+/* flag_is says whether the flag argument arg (after its dashes) is name,
+ * with or without "=value"; *value gets the value or NULL. */
+static int flag_is(const char *arg, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(arg, name, n) || (arg[n] && arg[n] != '='))
+		return 0;
+	*value = arg[n] ? arg + n + 1 : NULL;
+	return 1;
+}
+
+/* ahead_args reads what the set-up made ahead depends on (ahead.h): the
+ * global flags before the command at argv[cmd], run's or create's own
+ * after it, and the container ID. It leaves a->id NULL at a flag that
+ * changes what create does beyond the plan, at one it does not know, and
+ * at flags after the ID: Go reads the command line, and a guess that
+ * differs from it costs only the time. */
+static void ahead_args(struct cmdline *c, int cmd, struct husk_ahead_args *a)
+{
+	static const char *const global_valued[] = { "root", "log", "log-format", "criu", "rootless" };
+	static const char *const valued[] = { "bundle", "b", "pid-file" };
+	static const char *const run_bools[] = { "detach", "d", "keep", "no-subreaper" };
+	const char *id = NULL, *v;
+	int run = !strcmp(c->argv[cmd], "run");
+
+	memset(a, 0, sizeof(*a));
+	a->root = "/run/husk";
+	for (int i = 1; i < cmd; i++) {
+		const char *arg = c->argv[i] + (c->argv[i][1] == '-' ? 2 : 1);
+		int known = 0;
+		for (size_t k = 0; !known && k < sizeof(global_valued) / sizeof(global_valued[0]); k++)
+			if ((known = flag_is(arg, global_valued[k], &v))) {
+				if (!v)
+					v = ++i < cmd ? c->argv[i] : "";
+				if (!strcmp(global_valued[k], "root"))
+					a->root = v;
+			}
+		if (!known && flag_is(arg, "trace", &v)) {
+			known = a->trace = 1;
+			if (!v)
+				i++;
+		}
+		if (!known && !(flag_is(arg, "debug", &v) && (!v || !strcmp(v, "true"))))
+			return; /* --systemd-cgroup, and what is not known */
+	}
+	for (int i = cmd + 1; i < c->argc; i++) {
+		const char *arg = c->argv[i];
+		int known = 0;
+		if (!strcmp(arg, "--")) {
+			if (id || i + 2 != c->argc)
+				return;
+			id = c->argv[i + 1];
+			break;
+		}
+		if (arg[0] != '-' || !arg[1]) {
+			if (id)
+				return;
+			id = arg;
+			continue;
+		}
+		if (id)
+			return;
+		arg += arg[1] == '-' ? 2 : 1;
+		for (size_t k = 0; !known && k < sizeof(valued) / sizeof(valued[0]); k++)
+			if ((known = flag_is(arg, valued[k], &v)) && !v && ++i >= c->argc)
+				return;
+		if (!known && flag_is(arg, "preserve-fds", &v)) {
+			if (!v && ++i >= c->argc)
+				return;
+			if (strcmp(v ? v : c->argv[i], "0"))
+				return;
+			known = 1;
+		}
+		if (!known && flag_is(arg, "no-pivot", &v) && (!v || !strcmp(v, "true")))
+			known = a->no_pivot = 1;
+		if (!known && flag_is(arg, "no-new-keyring", &v) && (!v || !strcmp(v, "true")))
+			known = a->no_new_keyring = 1;
+		for (size_t k = 0; run && !known && k < sizeof(run_bools) / sizeof(run_bools[0]); k++)
+			known = flag_is(arg, run_bools[k], &v) && (!v || !strcmp(v, "true") || !strcmp(v, "false"));
+		if (!known)
+			return; /* --console-socket, and what is not known */
+	}
+	if (id && valid_id(id))
+		a->id = id;
+}
+
 static long long start_ns;
 
 long long husk_start_ns(void)
@@ -742,7 +829,11 @@ __attribute__((constructor(101))) static void husk_fast_path(void)
 		/* Go starts the process from a sealed copy of husk-init: it is
 		 * made on another CPU while the Go runtime starts, and so is a
 		 * new container's network namespace (ahead.c). */
-		husk_start_ahead(strcmp(c.argv[i], "exec") ? bundle_arg(&c, i + 1) : NULL);
+		struct husk_ahead_args a;
+		int exec = !strcmp(c.argv[i], "exec");
+		if (!exec)
+			ahead_args(&c, i, &a);
+		husk_start_ahead(exec ? NULL : bundle_arg(&c, i + 1), exec ? NULL : &a);
 		return;
 	}
 	if (((s = getenv("_HUSK_NOFAST")) && *s) || parse_request(&c, &q) < 0)

@@ -24,8 +24,10 @@ func startTrace(path string) {
 	endTotal = tracer.Begin("total")
 }
 
-// exit ends the command with code, writing the trace first.
+// exit ends the command with code, writing the trace first. What was
+// started ahead for a container that no create took ends first.
 func exit(code int) {
+	libcontainer.DiscardAhead()
 	if tracer != nil {
 		endTotal()
 		if err := tracer.WriteFile(tracePath); err != nil {

@@ -19,7 +19,7 @@
 #include "../../execplan.h"
 
 extern void husk_nsexec(void);
-extern int husk_ahead_stage(const char *flags, const char *cpus);
+extern int husk_ahead_stage(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
@@ -31,8 +31,8 @@ int main(int argc, char **argv)
 	 * of husk's, because while a thread of husk's works in the kernel on
 	 * another CPU, every copy-on-write fault of the runtime's start costs
 	 * a TLB shootdown IPI to that CPU. */
-	if (argc == 4 && !strcmp(argv[1], "ahead"))
-		return husk_ahead_stage(argv[2], argv[3]);
+	if ((argc == 4 || argc == 9) && !strcmp(argv[1], "ahead"))
+		return husk_ahead_stage(argc - 2, argv + 2);
 
 	/* husk starts this program with every signal blocked (nsenter.Spawn):
 	 * it and the container's program run with none blocked. */

@@ -1,0 +1,69 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// A process set up ahead (nsenter.AheadSetUp) creates nothing on the
+// host's file systems until create has taken it, config checked: a mount
+// target the image lacks is made only then (the process waits for create
+// in the middle of its root filesystem, ahead-taken before the end of
+// rootfs-prepare), and not at all when create refuses the config.
+func TestSetUpAheadCreatesOnlyOnceTaken(t *testing.T) {
+	if !setsUpAhead(t) {
+		t.Skip("the husk binary sets processes up ahead with two CPUs or more, on a cgroup v1 or hybrid host")
+	}
+	t.Parallel()
+	missing := specs.Mount{Destination: "/made/here", Type: "tmpfs", Source: "tmpfs"}
+	t.Run("taken", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t)
+		b.Spec.Mounts = append(b.Spec.Mounts, missing)
+		b.Spec.Process.Args = sh("grep -c ' /made/here ' /proc/self/mountinfo")
+		id := b.newID()
+		b.writeSpec(id)
+		out, events := b.traced("run", "--bundle", b.Dir, id)
+		if strings.TrimSpace(out) != "1" {
+			t.Errorf("mounts on /made/here: %q, want 1", out)
+		}
+		var taken, prepared *traceEvent
+		for i := range events {
+			switch e := &events[i]; {
+			case e.Process == "init" && e.Name == "ahead-taken":
+				taken = e
+			case e.Process == "init" && e.Name == "rootfs-prepare":
+				prepared = e
+			}
+		}
+		if taken == nil || prepared == nil {
+			t.Fatalf("init phases %v: want ahead-taken and rootfs-prepare", events)
+		}
+		if taken.StartUs >= prepared.StartUs+prepared.DurUs {
+			t.Errorf("taken at %.0f us, after rootfs-prepare (%.0f..%.0f): it made /made/here before", taken.StartUs,
+				prepared.StartUs, prepared.StartUs+prepared.DurUs)
+		}
+		if fi, err := os.Stat(filepath.Join(b.Rootfs, "made", "here")); err != nil || !fi.IsDir() {
+			t.Errorf("the mount target in the image: %v", err)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t)
+		b.Spec.Mounts = append(b.Spec.Mounts, missing)
+		b.Spec.Process.Rlimits = append(b.Spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_BOGUS", Hard: 1, Soft: 1})
+		id := b.newID()
+		b.writeSpec(id)
+		if out, errOut, code := b.husk("run", "--bundle", b.Dir, id); code == 0 {
+			t.Fatalf("run of a config with an unknown rlimit succeeded: %s%s", out, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(b.Rootfs, "made")); err == nil {
+			t.Error("a refused config's mount target was made in the image")
+		}
+		b.assertNothingLeft()
+	})
+}
