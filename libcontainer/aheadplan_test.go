@@ -157,6 +157,13 @@ func TestAheadPlanIsCreates(t *testing.T) {
 		{name: "escapes", text: func(c string) string {
 			return strings.NewReplacer(`"/proc/acpi"`, `"\/proc\/acpi"`, `"husk"`, `"h\u00e9te\ud83d\ude00"`).Replace(c)
 		}},
+		{name: "hooks before pivot_root", edit: func(s *specs.Spec) {
+			timeout := 5
+			s.Hooks = &specs.Hooks{
+				Prestart:      []specs.Hook{{Path: "/bin/true", Args: []string{"true", "x"}, Env: []string{"A=1"}}},
+				CreateRuntime: []specs.Hook{{Path: "/bin/true", Timeout: &timeout}},
+			}
+		}},
 		{name: "poststart hook, seccomp, resources", edit: func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}, Poststop: []specs.Hook{{Path: "/bin/true"}}}
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
@@ -211,9 +218,13 @@ func TestAheadPlanDeclines(t *testing.T) {
 			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.MountNamespace })
 		}},
 		{name: "sysctl", edit: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }},
-		{name: "createRuntime hook", edit: func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+		{name: "createContainer hook", edit: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
 		}},
+		{name: "relative hook path", edit: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "bin/true"}}}
+		}},
+		{name: "scheduler", edit: func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther} }},
 		{name: "idmap", edit: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"}})
 		}},

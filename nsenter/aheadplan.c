@@ -1220,21 +1220,40 @@ static int check_process(struct ctx *c, const struct jv *p)
 	return 0;
 }
 
-static int check_hooks(struct ctx *c, const struct jv *h)
+/* check_hooks declines hooks run inside the container (createContainer,
+ * startContainer: the Go path), and says in *before whether prestart or
+ * createRuntime hooks run before pivot_root (the plan's HOOKS record);
+ * their entries must be what specconv accepts. */
+static int check_hooks(struct ctx *c, const struct jv *h, int *before)
 {
 	static const char *const keys[] = { "prestart",	 "createRuntime", "createContainer",
 					    "startContainer", "poststart",	   "poststop",
 					    NULL };
-	static const char *const before[] = { "prestart", "createRuntime", "createContainer", "startContainer", NULL };
+	static const char *const hook_keys[] = { "path", "args", "env", "timeout", NULL };
 
+	*before = 0;
 	if (!h)
 		return 0;
 	if (h->type != J_OBJ || !known(h, keys))
 		return decline(c, "hooks");
-	for (int i = 0; before[i]; i++) {
-		const struct jv *l = member(h, before[i]);
-		if (l && (l->type != J_ARR || l->n))
-			return decline(c, "hooks before the process starts");
+	for (int i = 0; keys[i]; i++) {
+		const struct jv *l = member(h, keys[i]);
+		if (!l)
+			continue;
+		if (l->type != J_ARR)
+			return decline(c, "hooks");
+		if (l->n && i >= 2 && i <= 3)
+			return decline(c, "hooks in the container");
+		if (l->n && i < 2)
+			*before = 1;
+		for (struct jv *e = l->child; e; e = e->next) {
+			const struct jv *p = member(e, "path"), *t = member(e, "timeout");
+			long long x;
+			if (e->type != J_OBJ || !known(e, hook_keys) || !is_str(p) || p->s[0] != '/' ||
+			    !str_array(member(e, "args")) || !str_array(member(e, "env")) ||
+			    (t && json_int(t, 1, INT_MAX, &x) < 0))
+				return decline(c, "hooks");
+		}
 	}
 	return 0;
 }
@@ -1461,7 +1480,7 @@ static int plan(struct ctx *c, const struct husk_ahead_in *in, const struct jv *
 	const struct jv *root = member(top, "root"), *host = member(top, "hostname"), *dom = member(top, "domainname");
 	const struct jv *mounts = member(top, "mounts"), *l = member(top, "linux"), *rpath, *ro;
 	struct cgmount *ms = NULL;
-	int nms = 0, flags, err;
+	int nms = 0, flags, err, hooks;
 	uint32_t prop, dev_flags = 0;
 	struct buf b = { 0 };
 	char *rootfs, *cgpath;
@@ -1479,7 +1498,7 @@ static int plan(struct ctx *c, const struct husk_ahead_in *in, const struct jv *
 		return decline(c, "root");
 	if ((host && !is_str(host)) || (dom && !is_str(dom)) || (mounts && mounts->type != J_ARR))
 		return decline(c, "hostname, domainname or mounts");
-	if (check_process(c, member(top, "process")) < 0 || check_hooks(c, member(top, "hooks")) < 0 ||
+	if (check_process(c, member(top, "process")) < 0 || check_hooks(c, member(top, "hooks"), &hooks) < 0 ||
 	    check_linux(c, l, &flags, &prop) < 0)
 		return -1;
 	if (((host && host->n) || (dom && dom->n)) && !(flags & CLONE_NEWUTS))
@@ -1557,6 +1576,8 @@ static int plan(struct ctx *c, const struct husk_ahead_in *in, const struct jv *
 		rec(&b, XP_ROOT_RO, NULL, 0);
 	if (in->no_pivot)
 		rec(&b, XP_NOPIVOT, NULL, 0);
+	if (hooks)
+		rec(&b, XP_HOOKS, NULL, 0);
 	if (b.oom) {
 		free(b.b);
 		return decline(c, "out of memory");

@@ -899,6 +899,8 @@ static void run_hooks(int sock)
 	char buf[512];
 	int r;
 
+	/* The hooks see the process husk created (set up ahead: taken). */
+	xp_ahead_take();
 	if (xp_send_msg("hooks", NULL, -1) < 0)
 		xp_fail(errno, "send \"hooks\" to the sync socket");
 	r = xp_recv_msg(sock, "hooks-done", buf, sizeof(buf), NULL);

@@ -189,8 +189,9 @@ func TestMemoryLimit512KiBRunsTrue(t *testing.T) {
 
 // On a cgroup v1 host the container's process is cloned once its cgroup2
 // and memory directories exist, and the other hierarchies' directories are
-// made while it starts ("cgroup-create-rest" after the clone); it joins
-// them before it needs them. The createRuntime hooks, which run once its
+// made while it starts ("cgroup-create-rest" after the clone, or
+// "cgroup-ahead" when the stage set it up ahead); it joins them before it
+// needs them. The createRuntime hooks, which run once its
 // /dev is made and may look at its cgroups, find it in the container's
 // cgroup in every hierarchy but memory (joined last), on both init paths.
 func TestCgroupsMadeWhileProcessStarts(t *testing.T) {
@@ -220,7 +221,13 @@ func TestCgroupsMadeWhileProcessStarts(t *testing.T) {
 			if f, ok := at["fork-exec+nsenter"]; ok {
 				fork, forked = f, true
 			}
-			if path == "C" && (!ok || !forked || rest < fork) {
+			// Set up ahead, the stage makes every directory while
+			// the process sets up its root filesystem (cgroup-ahead).
+			_, ahead := at["take-ahead"]
+			if _, made := at["cgroup-ahead"]; ahead && !made {
+				t.Errorf("phases %v: set up ahead without cgroup-ahead", events)
+			}
+			if path == "C" && !ahead && (!ok || !forked || rest < fork) {
 				t.Errorf("phases %v: want cgroup-create-rest after the process's clone", events)
 			}
 		}

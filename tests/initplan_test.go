@@ -23,11 +23,11 @@ var initPaths = []struct {
 }{
 	// With the husk binary on a cgroup v1 or hybrid host with two CPUs,
 	// the C path's process is set up ahead (nsenter.AheadSetUp); a
-	// createRuntime hook, which the stage does not plan for, has it set
-	// up once create has spawned it.
+	// scheduler (the default one), which the stage does not plan for,
+	// has it set up once create has spawned it.
 	{"C", func(*specs.Spec) {}, "init-plan"},
 	{"C, not set up ahead", func(s *specs.Spec) {
-		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther}
 	}, "init-plan"},
 	{"Go", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux} }, "go-init-start"},
 }

@@ -37,7 +37,8 @@ func TestNamespacesMadeAhead(t *testing.T) {
 	}{
 		{"before the runtime", []string{"mountinfo-ahead", "ns-ahead", "plan-ahead", "take-ahead"}, nil, nil},
 		{"set-up not ahead", []string{"mountinfo-ahead", "ns-ahead", "fork-ahead"}, nil, func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+			// A scheduler: the stage does not plan for one.
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther}
 		}},
 		{"by create", []string{"netns-make", "fork-exec+nsenter"}, hideNetworkNamespace, nil},
 		{"stage discarded", nil, nil, func(s *specs.Spec) {

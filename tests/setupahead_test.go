@@ -67,3 +67,34 @@ func TestSetUpAheadCreatesOnlyOnceTaken(t *testing.T) {
 		b.assertNothingLeft()
 	})
 }
+
+// A createRuntime hook (Docker's kind) does not keep the process from
+// being set up ahead: the process waits to be taken before it asks husk
+// to run the hooks, which then see it (its PID, its network namespace).
+func TestSetUpAheadRunsCreateRuntimeHooks(t *testing.T) {
+	if !setsUpAhead(t) {
+		t.Skip("the husk binary sets processes up ahead with two CPUs or more, on a cgroup v1 or hybrid host")
+	}
+	t.Parallel()
+	b := newBundle(t)
+	hook, out := pidHook(t, b, "netns", "readlink /proc/$pid/ns/net")
+	b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook}}
+	b.Spec.Process.Args = sh("readlink /proc/self/ns/net")
+	id := b.newID()
+	b.writeSpec(id)
+	got, events := b.traced("run", "--bundle", b.Dir, id)
+	taken := false
+	for _, e := range events {
+		taken = taken || (e.Process == "init" && e.Name == "ahead-taken")
+	}
+	if !taken {
+		t.Errorf("phases %v: the process was not set up ahead", events)
+	}
+	seen, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("the createRuntime hook did not run: %v", err)
+	}
+	if strings.TrimSpace(string(seen)) != strings.TrimSpace(got) || !strings.HasPrefix(got, "net:[") {
+		t.Errorf("the hook saw network namespace %q, the container %q", seen, got)
+	}
+}
