@@ -201,7 +201,7 @@ func takeSetUpAhead(s *spawnSpec, fifo int) (*child, error) {
 		s.trace.span("seal-ahead", sealedHelperAhead.Start, sealedHelperAhead.End)
 	}
 	s.trace.span("plan-ahead", a.Start, a.Planned)
-	s.trace.span("cgroup-ahead", a.Planned, a.Made)
+	s.trace.span("cgroup-ahead", a.Cgroup[0], a.Cgroup[1])
 	if s.oomScoreAdj != nil {
 		// As husk-init would, before its set-up: on the host's /proc.
 		if err := writeOOMScoreAdj(ch.pid, *s.oomScoreAdj); err != nil {
@@ -770,7 +770,7 @@ func nsBootstrap(s *spawnSpec, cfg *configs.Config) {
 // DiscardAhead ends what the husk binary started ahead for a new container
 // when no create took it (an error before create, a command that never got
 // there): a process the stage set up ahead is killed and reaped, the stage
-// removes the cgroup it made, and the state directory claimed for it is
+// removes the cgroup made for it, and the state directory claimed for it is
 // released, before this returns. It costs nothing when there is none; the
 // husk command calls it on its way out.
 func DiscardAhead() {

@@ -1695,14 +1695,38 @@ static int init_cpuset(const char *dir, int parent)
 	return parent ? write_str(dir, "cgroup.clone_children", "1") : 0;
 }
 
-/* A directory made for the cgroup: its name in its parent, open. The
- * process set up with the plan pivots into its root filesystem in the
- * stage's mount namespace, which moves the stage's root there too: paths
- * no longer reach the host's cgroup mounts, the parents' fds do. */
+/* A directory made for the cgroup: its path, and its name (in path) in
+ * its parent, open. The process set up with the plan pivots into its root
+ * filesystem in the stage's mount namespace, which moves the stage's root
+ * there too: paths no longer reach the host's cgroup mounts, the parents'
+ * fds do. */
 struct made_dir {
 	int parent;
-	char *name;
+	char *path, *name;
 };
+
+/* made_add appends the directory at path, made already, to made. */
+static int made_add(const char *path, struct made_dir *made, int *nmade)
+{
+	struct made_dir *m = &made[*nmade];
+	char *slash;
+
+	m->path = strdup(path);
+	slash = m->path ? strrchr(m->path, '/') : NULL;
+	if (!slash)
+		goto fail;
+	*slash = '\0';
+	m->parent = openat(AT_FDCWD, m->path[0] ? m->path : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	*slash = '/';
+	if (m->parent < 0)
+		goto fail;
+	m->name = slash + 1;
+	(*nmade)++;
+	return 0;
+fail:
+	free(m->path);
+	return -1;
+}
 
 /* mkdir_p makes dir and its missing parents below root, appending each it
  * made to made. */
@@ -1724,24 +1748,12 @@ static int mkdir_p(const char *root, const char *dir, struct made_dir *made, int
 		if (err < 0 || mkdir(dir, 0755) < 0)
 			return -1;
 	}
-	parent = strdup(dir);
-	if (!parent)
-		return -1;
-	slash = strrchr(parent, '/');
-	*slash = '\0';
-	made[*nmade].parent = openat(AT_FDCWD, parent[0] ? parent : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	made[*nmade].name = strdup(slash + 1);
-	free(parent);
-	if (made[*nmade].parent < 0 || !made[*nmade].name) {
+	if (made_add(dir, made, nmade) < 0) {
 		int e = errno;
-		if (made[*nmade].parent >= 0)
-			close(made[*nmade].parent);
-		free(made[*nmade].name);
 		rmdir(dir);
 		errno = e;
 		return -1;
 	}
-	(*nmade)++;
 	return 0;
 }
 
@@ -1783,16 +1795,56 @@ int husk_ahead_remove_cgroup(struct husk_ahead_cgroup *cg)
 	for (int i = cg->n - 1; i >= 0; i--)
 		if (unlinkat(cg->made[i].parent, cg->made[i].name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 			err = -1;
-	if (!err) {
-		for (int i = 0; i < cg->n; i++) {
-			close(cg->made[i].parent);
-			free(cg->made[i].name);
-		}
-		free(cg->made);
-		cg->made = NULL;
-		cg->n = 0;
-	}
+	if (!err)
+		husk_ahead_forget_cgroup(cg);
 	return err;
+}
+
+void husk_ahead_forget_cgroup(struct husk_ahead_cgroup *cg)
+{
+	for (int i = 0; i < cg->n; i++) {
+		close(cg->made[i].parent);
+		free(cg->made[i].path);
+	}
+	free(cg->made);
+	cg->made = NULL;
+	cg->n = 0;
+}
+
+char *husk_ahead_cgroup_paths(const struct husk_ahead_cgroup *cg, size_t *len)
+{
+	size_t n = 0;
+	char *buf;
+
+	for (int i = 0; i < cg->n; i++)
+		n += strlen(cg->made[i].path) + 1;
+	buf = malloc(n + 1);
+	if (!buf)
+		return NULL;
+	*len = 0;
+	for (int i = 0; i < cg->n; i++) {
+		size_t l = strlen(cg->made[i].path) + 1;
+		memcpy(buf + *len, cg->made[i].path, l);
+		*len += l;
+	}
+	return buf;
+}
+
+int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, size_t len, int n)
+{
+	const char *p = paths, *end = paths + len;
+
+	cg->n = 0;
+	cg->made = calloc((size_t)n + 1, sizeof(struct made_dir));
+	if (!cg->made)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		if (!nul || p[0] != '/' || made_add(p, cg->made, &cg->n) < 0)
+			return -1;
+		p = nul + 1;
+	}
+	return p == end ? 0 : -1;
 }
 
 char *husk_abs_path(const char *p, const char *pwd)

@@ -54,6 +54,21 @@ struct husk_ahead_cgroup {
  * -1 when a directory is left (a process still in it). */
 int husk_ahead_make_cgroup(const struct husk_ahead_plan *p, struct husk_ahead_cgroup *cg);
 int husk_ahead_remove_cgroup(struct husk_ahead_cgroup *cg);
+/* husk_ahead_forget_cgroup frees cg's list, leaving the directories. */
+void husk_ahead_forget_cgroup(struct husk_ahead_cgroup *cg);
+
+/* husk_ahead_cgroup_paths lists what cg made, parents first, each path
+ * NUL-ended (*len bytes, malloc'd): husk's constructor makes the cgroup
+ * and the stage removes it unless create takes the process.
+ * husk_ahead_adopt_cgroup makes cg the n directories of such a list, to
+ * remove: -1 when the list is not n absolute paths (cg then has those
+ * read before, for husk_ahead_remove_cgroup). */
+char *husk_ahead_cgroup_paths(const struct husk_ahead_cgroup *cg, size_t *len);
+int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, size_t len, int n);
+
+/* husk_read_text reads a whole file (at most 1 MiB) into a new buffer
+ * (nsexec.c). */
+char *husk_read_text(const char *path, size_t *len);
 
 /* husk_abs_path is filepath.Abs(p) as the Go runtime computes it, with
  * pwd the process's $PWD (NULL or wrong: the real working directory). */

@@ -641,6 +641,16 @@ static struct {
 	int nfds, cg, nenv, len, n;
 } go;
 
+/* husk's CPUs (the stage's CPUS argument: husk's own before it pinned
+ * itself, see cmd/husk/startcpu.go), which the container's process gets.
+ * The stage is started on all of them but the one husk's Go runtime
+ * starts on, and clones the process it sets up ahead so: cloned with
+ * husk's, the process may be placed on the runtime's CPU, and would stay
+ * there (the scheduler does not move a task that just ran to an idle CPU),
+ * sharing it with the runtime's start. Once running, it takes husk's. */
+static cpu_set_t husk_cpus;
+static int husk_cpus_set;
+
 /* stage_child is the container's process a stage cloned: it takes the
  * environment and fds of the "go" message, tells husk its PID and goes on
  * as a process husk cloned itself. It never returns. */
@@ -651,6 +661,8 @@ static void __attribute__((noreturn)) stage_child(void)
 	int i, n;
 
 	syncfd = -1;
+	if (husk_cpus_set && sched_setaffinity(0, sizeof(husk_cpus), &husk_cpus) < 0)
+		_exit(1);
 	place_fds(go.fds, go.cg >= 0 ? go.cg : go.nfds, go.nfds);
 	p = go_msg + go.len;
 	stop = go_msg + go.n;
@@ -810,10 +822,11 @@ static void send_mountinfo(void)
  * socket at fd 0. It sends husk's mountinfo (send_mountinfo), unshares
  * the container's new namespaces (FLAGS, CLONE_NEW*, never user, time or
  * cgroup; a new PID namespace is its children's) while husk starts, says
- * when it made them ("made START
- * END", for --trace), takes CPUS (hex bytes of a CPU set: husk's own
- * before it pinned itself, see cmd/husk/startcpu.go), which the container's
- * process inherits, and waits for "go" (recv_go). Then it clones the
+ * when it made them ("made START END", for --trace), reads CPUS (hex
+ * bytes of a CPU set: husk's own before it pinned itself, see
+ * cmd/husk/startcpu.go), which the container's process gets (husk_cpus),
+ * may set that process up ahead (speculate), and else waits for "go"
+ * (recv_go). Then it clones the
  * container's process into the namespaces and its cgroup v2 directory
  * (CLONE_PARENT: husk's child) and exits. The process takes the
  * environment and fds of the message, tells husk its PID ({"type":"pid"}
@@ -844,8 +857,7 @@ static struct {
 	pid_t pid;
 } ahead = { .pidfd = -1 };
 
-/* read_text reads a whole file (at most 1 MiB) into a new buffer. */
-static char *read_text(const char *path, size_t *len)
+char *husk_read_text(const char *path, size_t *len)
 {
 	size_t cap = 16384, n = 0;
 	char *buf = malloc(cap);
@@ -916,24 +928,84 @@ static void env_add(const char *fmt, ...)
 	}
 }
 
+/* The cgroup husk's constructor made for the process
+ * (husk_stage_make_cgroup): its "cg" message comes once, while this stage
+ * makes the namespaces; cg_times are when husk made it. */
+static int cg_read;
+static long long cg_times[2];
+
+/* adopt_cgroup reads the "cg" message into ahead.cg, which this stage then
+ * removes unless husk takes the process, and checks that husk made the
+ * directories of plan p (NULL: none to check). -1, with *why, when husk
+ * made none or others. */
+static int adopt_cgroup(const struct husk_ahead_plan *p, const char **why)
+{
+	static char buf[HUSK_STAGE_MAXMSG], no[128];
+	char *d, *end;
+	ssize_t n;
+	int ndirs, nmade, off = 0, other = 0;
+
+	if (cg_read)
+		return -1;
+	cg_read = 1;
+	do {
+		n = recv(0, buf, sizeof(buf) - 1, MSG_TRUNC);
+	} while (n < 0 && errno == EINTR);
+	*why = "no cgroup from husk";
+	if (n <= 0 || n >= (ssize_t)sizeof(buf))
+		return -1;
+	buf[n] = '\0';
+	if (!strncmp(buf, "cg no ", 6)) {
+		size_t l = strnlen(buf + 6, sizeof(no) - 1);
+		memcpy(no, buf + 6, l);
+		no[l] = '\0';
+		*why = no;
+		return -1;
+	}
+	*why = "bad cgroup message";
+	if (sscanf(buf, "cg ok %lld %lld %d %d\n%n", &cg_times[0], &cg_times[1], &ndirs, &nmade, &off) != 4 ||
+	    !off || ndirs < 0 || nmade < 0)
+		return -1;
+	d = buf + off;
+	end = buf + n;
+	/* The plan's directories, then those made, to remove whatever the
+	 * first say. */
+	for (int i = 0; i < ndirs; i++) {
+		char *nul = memchr(d, '\0', (size_t)(end - d));
+		if (!nul)
+			return -1;
+		if (p && (i >= p->ndirs || strcmp(d, p->dirs[i])))
+			other = 1;
+		d = nul + 1;
+	}
+	if (husk_ahead_adopt_cgroup(&ahead.cg, d, (size_t)(end - d), nmade) < 0)
+		return -1;
+	if (other || (p && ndirs != p->ndirs)) {
+		*why = "husk made another cgroup";
+		return -1;
+	}
+	return 0;
+}
+
 /* speculate sets the container's process up ahead, while husk's Go runtime
  * starts (see stage.go): it computes the init plan from config.json
- * (aheadplan.c), makes the cgroup, and clones the process into the
- * namespaces made and the cgroup v2 directory, with the environment and
- * fds husk would have sent: husk's stdio (this process's fds 1 to 3), a
- * sync socket whose other end husk gets, the memory cgroup's tasks file.
- * It tells husk "spec START PLANNED MADE N" (when it began, had the plan,
- * had made the cgroup), the N cgroup directories and the plan,
- * which create compares with its own. It returns -1 with *why, and nothing
- * made, when it does not. args: TID BUNDLE ID OPTS PWD. */
+ * (aheadplan.c), takes the cgroup husk's constructor made meanwhile
+ * (adopt_cgroup), and clones the process into the namespaces made and the
+ * cgroup v2 directory, with the environment and fds husk would have sent:
+ * husk's stdio (this process's fds 1 to 3), a sync socket whose other end
+ * husk gets, the memory cgroup's tasks file. It tells husk "spec START
+ * PLANNED CGSTART CGEND N" (when it began and had the plan, when husk
+ * made the cgroup), the N cgroup directories and the plan, which create
+ * compares with its own. It returns -1 with *why, and the cgroup removed,
+ * when it does not. args: TID BUNDLE ID OPTS PWD. */
 static int speculate(char **args, int flags, void *stack, const char **why)
 {
 	struct husk_ahead_in in = { 0 };
-	char *bundle, *text, path[PATH_MAX], head[96], *dirs;
-	const char *opts = args[3];
+	char *bundle, *text, path[PATH_MAX], head[128], *dirs;
+	const char *opts = args[3], *ignored;
 	struct statfs sfs;
 	struct stat st;
-	long long start = xp_now_ns(), planned, end;
+	long long start = xp_now_ns(), planned;
 	int sv[2], cgfd = -1, memfd = -1, n, i;
 	ssize_t r;
 	size_t len;
@@ -949,22 +1021,22 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	*why = "out of memory";
 	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
 		*why = "a cgroup v2 host";
-		return -1;
+		goto undo;
 	}
 	if (!mountinfo) {
 		*why = "no mountinfo";
-		return -1;
+		goto undo;
 	}
 	bundle = husk_abs_path(args[1], args[4]);
 	if (!bundle || snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path)) {
 		free(bundle);
-		return -1;
+		goto undo;
 	}
-	text = read_text(path, &len);
+	text = husk_read_text(path, &len);
 	if (!text) {
 		free(bundle);
 		*why = "config.json unreadable";
-		return -1;
+		goto undo;
 	}
 	in.config = text;
 	in.config_len = len;
@@ -980,17 +1052,15 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	free(bundle);
 	if (r < 0) {
 		*why = ahead.plan.reason;
-		return -1;
+		goto undo;
 	}
 	if ((ahead.plan.flags & ~CLONE_NEWCGROUP) != flags) {
 		*why = "namespaces";
 		goto undo;
 	}
 	planned = xp_now_ns();
-	if (husk_ahead_make_cgroup(&ahead.plan, &ahead.cg) < 0) {
-		*why = errno == EEXIST ? "the cgroup exists" : "cannot make the cgroup";
+	if (adopt_cgroup(&ahead.plan, why) < 0)
 		goto undo;
-	}
 	if (ahead.plan.unified >= 0 &&
 	    (cgfd = openat(AT_FDCWD, ahead.plan.dirs[ahead.plan.unified], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		goto undo;
@@ -1063,12 +1133,12 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 		go.cg = go.nfds;
 		go.fds[go.nfds++] = cgfd;
 	}
-	/* "spec START PLANNED MADE N\n", the N directories (each NUL-ended) and
-	 * the plan, with husk's end of the process's sync socket: sent
-	 * before the clone, so that the process never holds husk's end. The
-	 * process tells its PID itself. */
-	end = xp_now_ns();
-	n = snprintf(head, sizeof(head), "spec %lld %lld %lld %d\n", start, planned, end, ahead.plan.ndirs);
+	/* "spec START PLANNED CGSTART CGEND N\n", the N directories (each
+	 * NUL-ended) and the plan, with husk's end of the process's sync
+	 * socket: sent before the clone, so that the process never holds
+	 * husk's end. The process tells its PID itself. */
+	n = snprintf(head, sizeof(head), "spec %lld %lld %lld %lld %d\n", start, planned, cg_times[0], cg_times[1],
+		     ahead.plan.ndirs);
 	iov[0] = (struct iovec){ head, (size_t)n };
 	iov[1] = (struct iovec){ dirs, dirs_len };
 	iov[2] = (struct iovec){ ahead.plan.plan, ahead.plan.len };
@@ -1112,6 +1182,8 @@ undo:
 		close(cgfd);
 	if (memfd >= 0)
 		close(memfd);
+	/* What husk's constructor made goes, whatever this stage got to. */
+	adopt_cgroup(NULL, &ignored);
 	husk_ahead_remove_cgroup(&ahead.cg);
 	husk_plan_ahead_free(&ahead.plan);
 	return -1;
@@ -1139,7 +1211,6 @@ int husk_ahead_stage(int argc, char **argv)
 	int flags = atoi(flags_s), i, spec = argc >= 7;
 	long long start, end;
 	char buf[160];
-	cpu_set_t cpus;
 	void *stack = MAP_FAILED;
 
 	syncfd = 0;
@@ -1154,23 +1225,21 @@ int husk_ahead_stage(int argc, char **argv)
 	end = xp_now_ns();
 	snprintf(buf, sizeof(buf), "made %lld %lld", start, end);
 	sendmsg_str(buf);
-	/* This process was started on every CPU but the one husk's runtime
-	 * starts on; from here on it, and the container's process it clones,
-	 * may use all of husk's. */
-	CPU_ZERO(&cpus);
-	for (i = 0; cpus_s[2 * i] && cpus_s[2 * i + 1] && i < (int)sizeof(cpus); i++) {
+	CPU_ZERO(&husk_cpus);
+	for (i = 0; cpus_s[2 * i] && cpus_s[2 * i + 1] && i < (int)sizeof(husk_cpus); i++) {
 		int hi = hexval(cpus_s[2 * i]), lo = hexval(cpus_s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			break;
-		((unsigned char *)&cpus)[i] = (unsigned char)(hi << 4 | lo);
+		((unsigned char *)&husk_cpus)[i] = (unsigned char)(hi << 4 | lo);
 	}
-	if (CPU_COUNT(&cpus) > 0 && sched_setaffinity(0, sizeof(cpus), &cpus) < 0)
-		bail(1, "set the CPUs of the container's process");
+	husk_cpus_set = CPU_COUNT(&husk_cpus) > 0;
 #if defined(__x86_64__)
 	stack = mmap(NULL, STAGE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
 		     -1, 0);
 #endif
 	if (spec) {
+		/* The process set up ahead is cloned on this process's CPUs
+		 * (husk_cpus). */
 		if (speculate(argv + 2, flags, stack, &why) == 0) {
 			/* husk's verdict: "take", or EOF. */
 			ssize_t n;
@@ -1187,6 +1256,11 @@ int husk_ahead_stage(int argc, char **argv)
 		snprintf(buf, sizeof(buf), "nospec %s", why ? why : "");
 		sendmsg_str(buf);
 	}
+	/* This process was started on every CPU but the one husk's runtime
+	 * starts on; the container's process it clones for husk may use all
+	 * of husk's. */
+	if (husk_cpus_set && sched_setaffinity(0, sizeof(husk_cpus), &husk_cpus) < 0)
+		bail(1, "set the CPUs of the container's process");
 	go.n = recv_go(0, go.fds, &go.nfds);
 	if (go.n == 0)
 		_exit(0);

@@ -12,12 +12,18 @@
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
 #endif
@@ -28,15 +34,16 @@
 #include "stage.h"
 
 /* The stage made ahead: armed by husk's constructor (cmd/husk/ahead.c) for
- * `run` and `create`; the thread that makes husk-init's sealed copy then
- * decides from config.json which namespaces the container will want and,
- * when it can guess, starts husk-init from that copy to make them, on the
- * CPU the runtime's start leaves idle. A process of its own rather than
- * that thread: while a thread of husk's works in the kernel on another
- * CPU, each copy-on-write fault of the runtime's start costs a TLB
- * shootdown IPI to that CPU (~70 of them, ~0.3 ms, on the test machine). */
+ * `run` and `create`, whose thread decides from config.json which
+ * namespaces the container will want; when it can guess, the thread that
+ * makes husk-init's sealed copy then starts husk-init from that copy to
+ * make them, on the CPU the runtime's start leaves idle. A process of its
+ * own rather than that thread: while a thread of husk's works in the
+ * kernel on another CPU, each copy-on-write fault of the runtime's start
+ * costs a TLB shootdown IPI to that CPU (~70 of them, ~0.3 ms, on the
+ * test machine). */
 static struct {
-	sem_t decided;
+	sem_t decided, spawned;
 	int armed, taken, flags, sock, spec;
 	pid_t pid, tid;
 	long long start_ns;
@@ -98,7 +105,7 @@ int husk_stage_take_dir(char *path, size_t cap)
 
 int husk_stage_ahead_arm(void)
 {
-	if (sem_init(&stage.decided, 0, 0) < 0)
+	if (sem_init(&stage.decided, 0, 0) < 0 || sem_init(&stage.spawned, 0, 0) < 0)
 		return -1;
 	stage.sock = -1;
 	stage.armed = 1;
@@ -166,7 +173,91 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 		}
 	}
 	sem_post(&stage.decided);
+	sem_post(&stage.spawned);
 	return stage.sock >= 0;
+}
+
+void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct husk_stage_spec *spec)
+{
+	struct husk_ahead_in in = { 0 };
+	struct husk_ahead_plan plan = { 0 };
+	struct husk_ahead_cgroup cg = { 0 };
+	const char *no = NULL;
+	char *bundle = NULL, *mountinfo = NULL, *made = NULL, *msg = NULL, short_msg[160];
+	size_t milen = 0, made_len = 0, dirs_len = 0, n = 0;
+	long long start = xp_now_ns(), end;
+	struct statfs sfs;
+	struct stat st;
+	int planned = 0;
+
+	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
+		no = "a cgroup v2 host";
+	} else if (!(bundle = husk_abs_path(spec->bundle, spec->pwd)) ||
+		   !(mountinfo = husk_read_text("/proc/self/mountinfo", &milen))) {
+		no = "cannot read the bundle or mountinfo";
+	} else {
+		in.config = config;
+		in.config_len = len;
+		in.bundle = bundle;
+		in.id = spec->id;
+		in.mountinfo = mountinfo;
+		in.mountinfo_len = milen;
+		in.no_new_keyring = spec->no_new_keyring;
+		in.no_pivot = spec->no_pivot;
+		in.kcore = stat("/proc/kcore", &st) == 0;
+		if (husk_plan_ahead(&in, &plan) < 0) {
+			no = plan.reason;
+		} else {
+			planned = 1;
+			if ((plan.flags & ~CLONE_NEWCGROUP) != flags)
+				no = "namespaces";
+			else if (husk_ahead_make_cgroup(&plan, &cg) < 0)
+				no = errno == EEXIST ? "the cgroup exists" : "cannot make the cgroup";
+		}
+	}
+	end = xp_now_ns();
+	if (!no && !(made = husk_ahead_cgroup_paths(&cg, &made_len)))
+		no = "out of memory";
+	/* "cg ok START END NDIRS NMADE\n", the plan's directories and those
+	 * made (parents first), each NUL-ended; or "cg no WHY". */
+	if (!no) {
+		for (int i = 0; i < plan.ndirs; i++)
+			dirs_len += strlen(plan.dirs[i]) + 1;
+		msg = malloc(96 + dirs_len + made_len);
+		if (!msg) {
+			no = "out of memory";
+		} else {
+			n = (size_t)sprintf(msg, "cg ok %lld %lld %d %d\n", start, end, plan.ndirs, cg.n);
+			for (int i = 0; i < plan.ndirs; i++) {
+				size_t l = strlen(plan.dirs[i]) + 1;
+				memcpy(msg + n, plan.dirs[i], l);
+				n += l;
+			}
+			memcpy(msg + n, made, made_len);
+			n += made_len;
+		}
+	}
+	if (no) {
+		/* The stage waits for an answer, whatever it is. */
+		free(msg);
+		msg = NULL;
+		n = (size_t)snprintf(short_msg, sizeof(short_msg), "cg no %s", no);
+		if (n >= sizeof(short_msg))
+			n = sizeof(short_msg) - 1;
+	}
+	/* The stage starts while this ran, on another CPU: long done. */
+	while (sem_wait(&stage.spawned) < 0 && errno == EINTR)
+		;
+	if (stage.sock < 0 || !stage.spec || send(stage.sock, msg ? msg : short_msg, n, MSG_NOSIGNAL) != (ssize_t)n)
+		husk_ahead_remove_cgroup(&cg);
+	/* The stage removes what was made, unless create takes it. */
+	husk_ahead_forget_cgroup(&cg);
+	if (planned)
+		husk_plan_ahead_free(&plan);
+	free(msg);
+	free(made);
+	free(mountinfo);
+	free(bundle);
 }
 
 /* husk_stage_take waits only for the decision, which comes right after

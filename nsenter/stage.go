@@ -41,10 +41,11 @@ import (
 //
 // Given the command line too (spec), the stage usually goes on to set the
 // process up itself, before create has even read config.json: it computes
-// the container part of the init plan in C, makes the cgroup and clones
-// the process, which sets up its root filesystem while the Go runtime
-// starts (SetUpAhead, AheadSetUp); create takes it when its own plan and
-// cgroup are the same (libcontainer's takeSetUpAhead).
+// the container part of the init plan in C and clones the process into
+// the cgroup husk's constructor made meanwhile (husk_stage_make_cgroup),
+// and the process sets up its root filesystem while the Go runtime starts
+// (SetUpAhead, AheadSetUp); create takes it when its own plan and cgroup
+// are the same (libcontainer's takeSetUpAhead).
 type AheadStage struct {
 	sock, pid, flags int
 	start            time.Time
@@ -65,10 +66,11 @@ type AheadStage struct {
 
 // AheadSetUp is a container's process the stage set up ahead, before the
 // husk binary's Go runtime started: cloned into the namespaces the stage
-// made and into the cgroup it made, setting up its root filesystem with
-// the plan the stage computed in C from config.json (nsenter/aheadplan.c).
-// It waits for create's own plan before it creates anything on the host's
-// file systems, and before its process part (credentials, seccomp...).
+// made and into the cgroup husk's constructor made, setting up its root
+// filesystem with the plan the stage computed in C from config.json
+// (nsenter/aheadplan.c). It waits for create's own plan before it creates
+// anything on the host's file systems, and before its process part
+// (credentials, seccomp...).
 type AheadSetUp struct {
 	// Plan and Dirs are what the stage computed (see AheadPlan): create
 	// takes the process only when its own are the same.
@@ -78,9 +80,10 @@ type AheadSetUp struct {
 	// says its PID on it ({"type":"pid"}), as one the stage clones on
 	// "go" does.
 	Sock int
-	// Start, Planned and Made are when the stage began, had computed the
-	// plan and had made the cgroup (for --trace).
-	Start, Planned, Made time.Time
+	// Start and Planned are when the stage began and had computed the
+	// plan; Cgroup, when husk's constructor made the cgroup (for --trace).
+	Start, Planned time.Time
+	Cgroup         [2]time.Time
 }
 
 // AheadStageMaxFds is the most fds Fork passes, the cgroup's included.
@@ -314,8 +317,8 @@ func (s *AheadStage) SetUpAhead() (*AheadSetUp, string) {
 	return a, why
 }
 
-// parseSetUp reads "spec START PLANNED MADE N\n", N NUL-ended directories and the
-// plan; or "nospec WHY", "err WHY".
+// parseSetUp reads "spec START PLANNED CGSTART CGEND N\n", N NUL-ended
+// directories and the plan; or "nospec WHY", "err WHY".
 func parseSetUp(msg []byte, fd int) (*AheadSetUp, string) {
 	line, rest, _ := strings.Cut(string(msg), "\n")
 	switch {
@@ -326,15 +329,16 @@ func parseSetUp(msg []byte, fd int) (*AheadSetUp, string) {
 	}
 	t, ok := parseTimes(line, "spec")
 	f := strings.Fields(line)
-	if !ok || len(f) != 5 || fd < 0 {
+	if !ok || len(f) != 6 || fd < 0 {
 		return nil, fmt.Sprintf("unexpected message %q", line)
 	}
-	made, err0 := strconv.ParseInt(f[3], 10, 64)
-	ndirs, err := strconv.Atoi(f[4])
-	if err0 != nil || err != nil || ndirs < 0 {
+	cg0, err0 := strconv.ParseInt(f[3], 10, 64)
+	cg1, err1 := strconv.ParseInt(f[4], 10, 64)
+	ndirs, err := strconv.Atoi(f[5])
+	if err0 != nil || err1 != nil || err != nil || ndirs < 0 {
 		return nil, fmt.Sprintf("unexpected message %q", line)
 	}
-	a := &AheadSetUp{Sock: fd, Start: t[0], Planned: t[1], Made: time.Unix(0, made)}
+	a := &AheadSetUp{Sock: fd, Start: t[0], Planned: t[1], Cgroup: [2]time.Time{time.Unix(0, cg0), time.Unix(0, cg1)}}
 	for range ndirs {
 		d, r, ok := strings.Cut(rest, "\x00")
 		if !ok {

@@ -98,3 +98,71 @@ func TestSetUpAheadRunsCreateRuntimeHooks(t *testing.T) {
 		t.Errorf("the hook saw network namespace %q, the container %q", seen, got)
 	}
 }
+
+// The cgroup of a process set up ahead is made by husk's constructor,
+// before the Go runtime starts (which can wait), while the stage makes the
+// namespaces on the other CPU (on whose work the process's start waits):
+// cgroup-ahead ends before husk's Go code begins (total).
+func TestSetUpAheadCgroupBeforeRuntime(t *testing.T) {
+	if !setsUpAhead(t) {
+		t.Skip("the husk binary sets processes up ahead with two CPUs or more, on a cgroup v1 or hybrid host")
+	}
+	t.Parallel()
+	b := newBundle(t)
+	b.Spec.Process.Args = []string{"true"}
+	id := b.newID()
+	b.writeSpec(id)
+	_, events := b.traced("run", "--bundle", b.Dir, id)
+	at := map[string]traceEvent{}
+	for _, e := range events {
+		if e.Process == "husk" {
+			at[e.Name] = e
+		}
+	}
+	cg, made := at["cgroup-ahead"]
+	total, ok := at["total"]
+	if _, taken := at["take-ahead"]; !made || !ok || !taken {
+		t.Fatalf("phases %v: want cgroup-ahead, take-ahead and total", events)
+	}
+	if end := cg.StartUs + cg.DurUs; end > total.StartUs {
+		t.Errorf("cgroup-ahead ends at %.0f us, after the Go runtime started (%.0f us)", end, total.StartUs)
+	}
+}
+
+// A cgroup that exists already may be another container's: husk's
+// constructor does not set the process up ahead in it, and leaves it as it
+// was (create then joins it, as runc does).
+func TestSetUpAheadLeavesAnExistingCgroup(t *testing.T) {
+	if !setsUpAhead(t) {
+		t.Skip("the husk binary sets processes up ahead with two CPUs or more, on a cgroup v1 or hybrid host")
+	}
+	t.Parallel()
+	b := newBundle(t)
+	id := b.newID()
+	var pids string
+	for _, m := range cgroupMounts(t) {
+		if filepath.Base(m) == "pids" {
+			pids = filepath.Join(m, b.cgroupPath(id))
+		}
+	}
+	if pids == "" {
+		t.Skip("no cgroup v1 pids hierarchy")
+	}
+	if err := os.MkdirAll(pids, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pids, "pids.max"), []byte("1000"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Spec.Process.Args = sh("cat /sys/fs/cgroup/pids/pids.max")
+	b.writeSpec(id)
+	out, events := b.traced("run", "--bundle", b.Dir, id)
+	for _, e := range events {
+		if e.Name == "take-ahead" {
+			t.Errorf("phases %v: set up ahead in a cgroup that existed", events)
+		}
+	}
+	if strings.TrimSpace(out) != "1000" {
+		t.Errorf("pids.max in the container: %q, want the existing cgroup's 1000", out)
+	}
+}

@@ -3,7 +3,9 @@
  * ahead.h.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
@@ -27,8 +29,9 @@ extern int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cp
 				  const struct husk_stage_spec *spec);
 extern int husk_ns_flag(const char *name, size_t len);
 extern int husk_stage_claim_dir(const char *root, const char *id, const char *pwd);
+extern void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct husk_stage_spec *spec);
 
-/* The bundle's config.json, read on the thread that makes things ahead. */
+/* The bundle's config.json, read on the constructor's thread. */
 static char config_path[4096];
 static char config_buf[256 << 10];
 /* The CPUs husk was started on, which the container's process gets. */
@@ -238,17 +241,18 @@ static ssize_t read_config(void)
 	return len < sizeof(config_buf) ? (ssize_t)len : -1;
 }
 
+/* The decision, made on the constructor's thread while the other makes
+ * husk-init's sealed copy: the namespaces the stage makes (0: none) and,
+ * in have_spec, whether it sets the container's process up too. */
+static sem_t decided;
+static int ahead_flags;
+
 /* stage_job runs on the thread that made husk-init's copy (sealed_fd). */
 static void stage_job(int sealed_fd)
 {
-	ssize_t len = read_config();
-	int flags = len > 0 ? husk_config_ahead_flags(config_buf, (size_t)len) : 0;
-
-	/* Only the create that owns the ID sets its container up ahead. */
-	if (have_spec && (!flags || husk_stage_claim_dir(spec_root, spec.id, spec.pwd) < 0))
-		have_spec = 0;
-
-	husk_stage_ahead_start(sealed_fd, flags, (const unsigned char *)&start_cpus, sizeof(start_cpus),
+	while (sem_wait(&decided) < 0 && errno == EINTR)
+		;
+	husk_stage_ahead_start(sealed_fd, ahead_flags, (const unsigned char *)&start_cpus, sizeof(start_cpus),
 			       have_spec ? &spec : NULL);
 	/* husk-init has exec'd: Go may have the copy. */
 	husk_init_publish_sealed();
@@ -256,6 +260,7 @@ static void stage_job(int sealed_fd)
 
 void husk_start_ahead(const char *bundle, const struct husk_ahead_args *args)
 {
+	ssize_t len;
 	int stage;
 
 	if (bundle && args && args->id) {
@@ -273,7 +278,24 @@ void husk_start_ahead(const char *bundle, const struct husk_ahead_args *args)
 	 * before startcpu.c pins husk to one CPU: these are the caller's. */
 	stage = bundle && sched_getaffinity(0, sizeof(start_cpus), &start_cpus) == 0 && CPU_COUNT(&start_cpus) > 1 &&
 		snprintf(config_path, sizeof(config_path), "%s/config.json", bundle) < (int)sizeof(config_path) &&
-		husk_stage_ahead_arm() == 0;
-	if (!husk_init_seal_ahead(stage ? stage_job : NULL) && stage)
-		husk_stage_ahead_disarm();
+		sem_init(&decided, 0, 0) == 0 && husk_stage_ahead_arm() == 0;
+	if (!husk_init_seal_ahead(stage ? stage_job : NULL)) {
+		if (stage)
+			husk_stage_ahead_disarm();
+		return;
+	}
+	if (!stage)
+		return;
+	/* While the other thread copies husk-init: what to make ahead. */
+	len = read_config();
+	ahead_flags = len > 0 ? husk_config_ahead_flags(config_buf, (size_t)len) : 0;
+	/* Only the create that owns the ID sets its container up ahead. */
+	if (have_spec && (!ahead_flags || husk_stage_claim_dir(spec_root, spec.id, spec.pwd) < 0))
+		have_spec = 0;
+	sem_post(&decided);
+	/* The cgroup, which the stage's process is cloned into, made here:
+	 * this thread's work delays the Go runtime's start, on which nothing
+	 * waits yet, rather than the stage's, on which the process's does. */
+	if (have_spec)
+		husk_stage_make_cgroup(config_buf, (size_t)len, ahead_flags, &spec);
 }

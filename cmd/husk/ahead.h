@@ -17,13 +17,17 @@ struct husk_ahead_args {
  * on the CPU the Go runtime's start leaves idle (it keeps its own: see
  * startcpu.go) for a command that starts a container process: it makes
  * husk-init's sealed copy (nsenter/inithelper/image.c) and then, for `run`
- * and `create` (bundle is their bundle directory; NULL for `exec`), reads
- * the bundle's config.json and, when it can tell the container's new
- * namespaces, has husk-init make them and wait to clone the container's
- * process into them (nsenter/stage.c, nsenter.AheadStage): ~0.55 ms of
- * kernel work that is then done by the time create needs it. With args,
- * the stage goes on to set the container's process up (the set-up made
- * ahead).
+ * and `create` (bundle is their bundle directory; NULL for `exec`), when
+ * the constructor's own thread, reading the bundle's config.json
+ * meanwhile, could tell the container's new namespaces, has husk-init make
+ * them and wait to clone the container's process into them
+ * (nsenter/stage.c, nsenter.AheadStage): ~0.55 ms of kernel work that is
+ * then done by the time create needs it. With args, the stage goes on to
+ * set the container's process up (the set-up made ahead), and the
+ * constructor's thread makes the process's cgroup before it lets the Go
+ * runtime start (husk_stage_make_cgroup): the stage, whose work the
+ * process waits for, is spared it, and the runtime's start, for which
+ * nothing waits yet, pays it.
  */
 void husk_start_ahead(const char *bundle, const struct husk_ahead_args *args);
 
