@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@
  * costs a TLB shootdown IPI to that CPU (~70 of them, ~0.3 ms, on the
  * test machine). */
 static struct {
-	sem_t decided, spawned;
+	sem_t decided;
 	int armed, taken, flags, sock, spec;
 	pid_t pid, tid;
 	long long start_ns;
@@ -105,7 +106,7 @@ int husk_stage_take_dir(char *path, size_t cap)
 
 int husk_stage_ahead_arm(void)
 {
-	if (sem_init(&stage.decided, 0, 0) < 0 || sem_init(&stage.spawned, 0, 0) < 0)
+	if (sem_init(&stage.decided, 0, 0) < 0)
 		return -1;
 	stage.sock = -1;
 	stage.armed = 1;
@@ -115,6 +116,33 @@ int husk_stage_ahead_arm(void)
 void husk_stage_ahead_disarm(void)
 {
 	stage.armed = 0;
+}
+
+/* The "cg" message husk_stage_make_cgroup makes for the stage, and the
+ * cgroup it made. The constructor's thread makes it while the thread that
+ * copies husk-init spawns the stage: whichever of the two is done second
+ * sends it (cg_deliver), so that neither waits for the other (the spawn
+ * may wait for a CPU, and the Go runtime's start for the constructor). */
+static char cg_oom[] = "cg no out of memory";
+static struct {
+	pthread_mutex_t lock;
+	int spawned; /* husk_stage_ahead_start has run */
+	char *msg;   /* the message, once made */
+	size_t len;
+	struct husk_ahead_cgroup cg;
+} cgmsg = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* cg_deliver sends the message, or removes the cgroup when no stage is
+ * there to take it over; with cgmsg.lock held. */
+static void cg_deliver(void)
+{
+	if (stage.sock < 0 || !stage.spec || send(stage.sock, cgmsg.msg, cgmsg.len, MSG_NOSIGNAL) != (ssize_t)cgmsg.len)
+		husk_ahead_remove_cgroup(&cgmsg.cg);
+	/* The stage removes what was made, unless create takes it. */
+	husk_ahead_forget_cgroup(&cgmsg.cg);
+	if (cgmsg.msg != cg_oom)
+		free(cgmsg.msg);
+	cgmsg.msg = NULL;
 }
 
 int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len,
@@ -172,8 +200,12 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 			close(sv[0]);
 		}
 	}
+	pthread_mutex_lock(&cgmsg.lock);
+	cgmsg.spawned = 1;
+	if (cgmsg.msg)
+		cg_deliver();
+	pthread_mutex_unlock(&cgmsg.lock);
 	sem_post(&stage.decided);
-	sem_post(&stage.spawned);
 	return stage.sock >= 0;
 }
 
@@ -183,7 +215,7 @@ void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct hu
 	struct husk_ahead_plan plan = { 0 };
 	struct husk_ahead_cgroup cg = { 0 };
 	const char *no = NULL;
-	char *bundle = NULL, *mountinfo = NULL, *made = NULL, *msg = NULL, short_msg[160];
+	char *bundle = NULL, *mountinfo = NULL, *made = NULL, *msg = NULL;
 	size_t milen = 0, made_len = 0, dirs_len = 0, n = 0;
 	long long start = xp_now_ns(), end;
 	struct statfs sfs;
@@ -239,22 +271,24 @@ void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct hu
 	}
 	if (no) {
 		/* The stage waits for an answer, whatever it is. */
-		free(msg);
-		msg = NULL;
-		n = (size_t)snprintf(short_msg, sizeof(short_msg), "cg no %s", no);
-		if (n >= sizeof(short_msg))
-			n = sizeof(short_msg) - 1;
-	}
-	/* The stage starts while this ran, on another CPU: long done. */
-	while (sem_wait(&stage.spawned) < 0 && errno == EINTR)
-		;
-	if (stage.sock < 0 || !stage.spec || send(stage.sock, msg ? msg : short_msg, n, MSG_NOSIGNAL) != (ssize_t)n)
 		husk_ahead_remove_cgroup(&cg);
-	/* The stage removes what was made, unless create takes it. */
-	husk_ahead_forget_cgroup(&cg);
+		free(msg);
+		msg = malloc(strlen(no) + 8);
+		if (!msg)
+			msg = cg_oom;
+		else
+			sprintf(msg, "cg no %s", no);
+		n = strlen(msg);
+	}
+	pthread_mutex_lock(&cgmsg.lock);
+	cgmsg.msg = msg;
+	cgmsg.len = n;
+	cgmsg.cg = cg;
+	if (cgmsg.spawned)
+		cg_deliver();
+	pthread_mutex_unlock(&cgmsg.lock);
 	if (planned)
 		husk_plan_ahead_free(&plan);
-	free(msg);
 	free(made);
 	free(mountinfo);
 	free(bundle);
