@@ -101,12 +101,12 @@ func aheadInput(t *testing.T, bundle, id string, noNewKeyring, noPivot bool) nse
 	return nsenter.AheadPlanInput{Bundle: bundle, ID: id, Mountinfo: mi, NoNewKeyring: noNewKeyring, NoPivot: noPivot, Kcore: kerr == nil}
 }
 
-// The plan the stage computes in C is create's own, byte for byte, for
+// The plan the C planner computes is create's own, byte for byte, for
 // every config it computes one for, and its cgroup directories are the
 // cgroup manager's: create takes the process set up with it only then.
 func TestAheadPlanIsCreates(t *testing.T) {
 	if v2, err := selfmounts.CgroupV2Only(); err != nil || v2 {
-		t.Skip("the stage computes plans on cgroup v1 and hybrid hosts only")
+		t.Skip("the C planner computes plans on cgroup v1 and hybrid hosts only")
 	}
 	u := func(v uint32) *uint32 { return &v }
 	mode := os.FileMode(0o600)
@@ -181,10 +181,10 @@ func TestAheadPlanIsCreates(t *testing.T) {
 			}
 			got, reason := nsenter.PlanAhead(config, aheadInput(t, bundle, id, tc.noNewKeyring, tc.noPivot))
 			if got == nil {
-				t.Fatalf("the stage computes no plan: %s", reason)
+				t.Fatalf("the C planner computes no plan: %s", reason)
 			}
 			if !bytes.Equal(got.Plan, wantPlan) {
-				t.Errorf("plans differ:\nstage  %q\ncreate %q", got.Plan, wantPlan)
+				t.Errorf("plans differ:\nC      %q\ncreate %q", got.Plan, wantPlan)
 			}
 			if !slices.Equal(got.Dirs, wantDirs) {
 				t.Errorf("cgroup directories %q, want the manager's %q", got.Dirs, wantDirs)
@@ -193,12 +193,12 @@ func TestAheadPlanIsCreates(t *testing.T) {
 	}
 }
 
-// What the stage does not compute as create does, it declines; and
+// What the C planner does not compute as create does, it declines; and
 // whenever it computes a plan, it is create's (a config create refuses or
 // sets up in Go gets none).
 func TestAheadPlanDeclines(t *testing.T) {
 	if v2, err := selfmounts.CgroupV2Only(); err != nil || v2 {
-		t.Skip("the stage computes plans on cgroup v1 and hybrid hosts only")
+		t.Skip("the C planner computes plans on cgroup v1 and hybrid hosts only")
 	}
 	for _, tc := range []struct {
 		name string
@@ -266,18 +266,18 @@ func TestAheadPlanDeclines(t *testing.T) {
 			got, _ := nsenter.PlanAhead(config, aheadInput(t, bundle, "ahead-2", false, false))
 			if got != nil {
 				want, _ := goAheadPlan(t, bundle, "ahead-2", false, false)
-				t.Errorf("the stage computed a plan (create's: %v)", bytes.Equal(got.Plan, want))
+				t.Errorf("the C planner computed a plan (create's: %v)", bytes.Equal(got.Plan, want))
 			}
 		})
 	}
 }
 
-// The stage reads every mount option as specconv does: the two tables
+// The C planner reads every mount option as specconv does: the two tables
 // (nsenter/aheadplan.c, specconv/mounts.go) are held to each other, one
 // option at a time, on a tmpfs and on a bind mount.
 func TestAheadPlanKnowsEveryMountOption(t *testing.T) {
 	if v2, err := selfmounts.CgroupV2Only(); err != nil || v2 {
-		t.Skip("the stage computes plans on cgroup v1 and hybrid hosts only")
+		t.Skip("the C planner computes plans on cgroup v1 and hybrid hosts only")
 	}
 	for _, opt := range append(specconv.MountOptions(), "mode=0700", "x-unknown") {
 		for _, m := range []specs.Mount{
@@ -290,9 +290,9 @@ func TestAheadPlanKnowsEveryMountOption(t *testing.T) {
 				got, why := nsenter.PlanAhead(config, aheadInput(t, bundle, "opt", false, false))
 				switch {
 				case got == nil && want != nil && opt != "idmap" && opt != "ridmap" && opt != "tmpcopyup":
-					t.Errorf("the stage declines what create plans: %s", why)
+					t.Errorf("the C planner declines what create plans: %s", why)
 				case got != nil && !bytes.Equal(got.Plan, want):
-					t.Errorf("plans differ:\nstage  %q\ncreate %q", got.Plan, want)
+					t.Errorf("plans differ:\nC      %q\ncreate %q", got.Plan, want)
 				}
 			})
 		}

@@ -324,7 +324,7 @@ func encodeInitPlan(id string, cfg *configs.Config, filter *seccomp.Program, ext
 
 // initPlanContainerPart returns the magic and the container records of an
 // init plan (INIT through HOOKS, see nsenter/execplan.h), without its
-// process records: the part the stage computes ahead (nsenter.AheadPlan).
+// process records: the part computed ahead (nsenter.AheadPlan).
 func initPlanContainerPart(plan []byte) []byte {
 	off := len(xpMagic)
 	for off+8 <= len(plan) {

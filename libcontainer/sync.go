@@ -36,9 +36,9 @@ package libcontainer
 //
 //	With the husk binary, such a process is usually set up ahead, while
 //	husk's Go runtime starts (nsenter.AheadSetUp): the stage that made
-//	its namespaces computes the container part of the init plan in C
-//	and clones it into the cgroup husk's constructor made (it joins its
-//	v1 cgroups itself); it
+//	its namespaces clones it with the container part of the init plan
+//	husk's constructor computed in C, into the cgroup it made (it joins
+//	its v1 cgroups itself); it
 //	sends {"type":"pid"}, sets up the root filesystem and waits (before
 //	anything it would create on the host's file systems, or after
 //	pivot_root) for create, which compares that part with its own plan:

@@ -1,8 +1,9 @@
 /*
  * The container part of a new container's init plan (execplan.h), computed
- * in C from config.json by the stage husk starts before its Go runtime
- * (nsenter/stage.go): with it, the container's process sets up its root
- * filesystem while husk's runtime starts, instead of after it.
+ * in C from config.json by husk's constructor, before its Go runtime
+ * starts (nsenter/stage.c, stage.go): with it, the container's process
+ * the stage clones sets up its root filesystem while husk's runtime
+ * starts, instead of after it.
  *
  * It is what specconv.Convert and libcontainer.encodeInitPlan make of the
  * same config, byte for byte, for the configs it understands; for any

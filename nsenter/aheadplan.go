@@ -12,10 +12,10 @@ import (
 // planMu serializes PlanAhead: the C planner is not reentrant.
 var planMu sync.Mutex
 
-// AheadPlan is the container part of a new container's init plan as the
-// stage computes it in C from config.json (nsenter/aheadplan.c), before
-// husk's Go runtime has started, and the cgroup directories it makes for
-// the process it sets up with it.
+// AheadPlan is the container part of a new container's init plan as husk's
+// constructor computes it in C from config.json (nsenter/aheadplan.c),
+// before husk's Go runtime has started, and the cgroup directories it
+// makes for the process the stage sets up with it.
 type AheadPlan struct {
 	// Plan is the plan's magic and its container records (INIT through
 	// NOPIVOT, see execplan.h): libcontainer's encodeInitPlan for the

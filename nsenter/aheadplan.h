@@ -66,10 +66,6 @@ void husk_ahead_forget_cgroup(struct husk_ahead_cgroup *cg);
 char *husk_ahead_cgroup_paths(const struct husk_ahead_cgroup *cg, size_t *len);
 int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, size_t len, int n);
 
-/* husk_read_text reads a whole file (at most 1 MiB) into a new buffer
- * (nsexec.c). */
-char *husk_read_text(const char *path, size_t *len);
-
 /* husk_abs_path is filepath.Abs(p) as the Go runtime computes it, with
  * pwd the process's $PWD (NULL or wrong: the real working directory). */
 char *husk_abs_path(const char *p, const char *pwd);

@@ -297,7 +297,7 @@ static unsigned char *read_all(int fd, size_t *len)
 }
 
 /* parse_plan decodes a plan; with container_only, one of a container's
- * records only (the part the stage computes ahead, which has no process
+ * records only (the part computed ahead, which has no process
  * records). */
 static void parse_plan(const unsigned char *buf, size_t size, struct plan *p, int container_only)
 {
@@ -744,9 +744,10 @@ static void wait_for_start(void)
 
 /* The set-up made ahead (_HUSK_AHEAD): this process was cloned by the
  * stage, before husk's Go runtime started, with the container part of
- * the init plan the stage computed (nsexec.c, aheadplan.c); it sets up the
- * root filesystem with it while husk starts, and gets husk's whole plan
- * once create has found the parts the same ("plan", xp_ahead_take). Until
+ * the init plan husk's constructor computed (nsexec.c, aheadplan.c); it
+ * sets up the root filesystem with it while husk starts, and gets husk's
+ * whole plan once create has found the parts the same ("plan",
+ * xp_ahead_take). Until
  * then it creates nothing on the host's file systems (initplan.c): the
  * config may yet be one create refuses. */
 static struct {

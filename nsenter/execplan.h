@@ -137,8 +137,9 @@ int xp_recv_msg(int fd, const char *type, char *buf, size_t size, int *attached)
  * both), the memory cgroup. */
 void husk_join_late(int sock);
 
-/* The container part of the init plan the stage computed ahead, which
- * the process it clones sets itself up with (nsexec.c, _HUSK_AHEAD). */
+/* The container part of the init plan computed ahead (the stage's "plan"
+ * message), which the process the stage clones sets itself up with
+ * (nsexec.c, _HUSK_AHEAD). */
 extern const unsigned char *husk_ahead_plan_bytes;
 extern size_t husk_ahead_plan_len;
 

@@ -762,9 +762,6 @@ static pid_t stage_clone(int cgfd, void *stack)
  * namespace, with husk's root, so the text is what husk would read. Just
  * the first line when it cannot be read or sent whole (husk then reads the
  * file itself). */
-static char *mountinfo;
-static size_t mountinfo_len;
-
 static void send_mountinfo(void)
 {
 	size_t cap = 16384, len, hdr;
@@ -806,9 +803,7 @@ static void send_mountinfo(void)
 				n = write(syncfd, buf + hdr - h, len - hdr + h);
 			} while (n < 0 && errno == EINTR);
 			if (n >= 0) {
-				/* Kept: the plan made ahead reads it. */
-				mountinfo = buf + hdr;
-				mountinfo_len = len - hdr;
+				free(buf);
 				return;
 			}
 		}
@@ -825,9 +820,10 @@ static void send_mountinfo(void)
  * when it made them ("made START END", for --trace), reads CPUS (hex
  * bytes of a CPU set: husk's own before it pinned itself, see
  * cmd/husk/startcpu.go), which the container's process gets (husk_cpus),
- * may set that process up ahead (speculate), and else waits for "go"
- * (recv_go). Then it clones the
- * container's process into the namespaces and its cgroup v2 directory
+ * and, as `husk-init ahead FLAGS CPUS TID OPTS`, sets that process up
+ * ahead (speculate); otherwise, or when it does not, it waits for "go"
+ * (recv_go). Then it clones the container's process into the namespaces
+ * and its cgroup v2 directory
  * (CLONE_PARENT: husk's child) and exits. The process takes the
  * environment and fds of the message, tells husk its PID ({"type":"pid"}
  * on its sync socket) and goes on as a process husk cloned itself
@@ -836,9 +832,10 @@ static void send_mountinfo(void)
  * as stage1's. */
 /* --- the set-up made ahead ------------------------------------------------ */
 
-/* The container part of the init plan the stage computed (aheadplan.c),
- * which the process it clones, sharing its memory, sets itself up with
- * until husk takes it (_HUSK_AHEAD, execplan.c). */
+/* The container part of the init plan husk's constructor computed
+ * (aheadplan.c, sent in its "plan" message), which the process the stage
+ * clones, sharing its memory, sets itself up with until husk takes it
+ * (_HUSK_AHEAD, execplan.c). */
 const unsigned char *husk_ahead_plan_bytes;
 size_t husk_ahead_plan_len;
 
@@ -851,47 +848,10 @@ size_t husk_ahead_plan_len;
 
 /* The process set up ahead, and the cgroup directories made for it. */
 static struct {
-	struct husk_ahead_plan plan;
 	struct husk_ahead_cgroup cg;
 	int pidfd;
 	pid_t pid;
 } ahead = { .pidfd = -1 };
-
-char *husk_read_text(const char *path, size_t *len)
-{
-	size_t cap = 16384, n = 0;
-	char *buf = malloc(cap);
-	int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (!buf || fd < 0)
-		goto fail;
-	for (;;) {
-		if (n == cap) {
-			char *more = cap < (1 << 20) ? realloc(buf, cap * 2) : NULL;
-			if (!more)
-				goto fail;
-			buf = more;
-			cap *= 2;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	*len = n;
-	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
-}
 
 /* thread_gone waits (up to 10 ms) until husk's thread tid, which spawned
  * this stage, has ended: until then it is the parent of this stage and of
@@ -928,87 +888,107 @@ static void env_add(const char *fmt, ...)
 	}
 }
 
-/* The cgroup husk's constructor made for the process
- * (husk_stage_make_cgroup): its "cg" message comes once, while this stage
- * makes the namespaces; cg_times are when husk made it. */
-static int cg_read;
-static long long cg_times[2];
+/* The plan husk's constructor computed for the process and the cgroup it
+ * made (husk_stage_plan_ahead in stage.c): its "plan" message comes once,
+ * while this stage makes the namespaces. The fields point into msg. */
+static struct {
+	int read;
+	char *msg;
+	const char *dirs; /* ndirs NUL-ended directories, cgroups/fs's order */
+	size_t dirs_len;
+	int ndirs, memory, unified, flags;
+	long long times[3]; /* planned (start, end), cgroup made (end) */
+} given;
 
-/* adopt_cgroup reads the "cg" message into ahead.cg, which this stage then
- * removes unless husk takes the process, and checks that husk made the
- * directories of plan p (NULL: none to check). -1, with *why, when husk
- * made none or others. */
-static int adopt_cgroup(const struct husk_ahead_plan *p, const char **why)
+/* given_dir is the directory of hierarchy i. */
+static const char *given_dir(int i)
 {
-	static char buf[HUSK_STAGE_MAXMSG], no[128];
-	char *d, *end;
-	ssize_t n;
-	int ndirs, nmade, off = 0, other = 0;
+	const char *d = given.dirs;
 
-	if (cg_read)
+	while (i-- > 0)
+		d += strlen(d) + 1;
+	return d;
+}
+
+/* take_plan reads the "plan" message into given and the cgroup it lists
+ * into ahead.cg, which this stage then removes unless husk takes the
+ * process. -1, with *why, when husk has no plan for it. */
+static int take_plan(const char **why)
+{
+	static char no[128];
+	char head[1], *d, *end, *m;
+	ssize_t n;
+	int nmade, off = 0;
+
+	if (given.read)
 		return -1;
-	cg_read = 1;
+	given.read = 1;
+	/* Its size first: the plan can be large. */
 	do {
-		n = recv(0, buf, sizeof(buf) - 1, MSG_TRUNC);
+		n = recv(0, head, sizeof(head), MSG_PEEK | MSG_TRUNC);
 	} while (n < 0 && errno == EINTR);
-	*why = "no cgroup from husk";
-	if (n <= 0 || n >= (ssize_t)sizeof(buf))
+	*why = "no plan from husk";
+	if (n <= 0 || !(given.msg = malloc((size_t)n + 1)))
 		return -1;
-	buf[n] = '\0';
-	if (!strncmp(buf, "cg no ", 6)) {
-		size_t l = strnlen(buf + 6, sizeof(no) - 1);
-		memcpy(no, buf + 6, l);
+	do {
+		n = recv(0, given.msg, (size_t)n, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	given.msg[n] = '\0';
+	if (!strncmp(given.msg, "plan no ", 8)) {
+		size_t l = strnlen(given.msg + 8, sizeof(no) - 1);
+		memcpy(no, given.msg + 8, l);
 		no[l] = '\0';
 		*why = no;
 		return -1;
 	}
-	*why = "bad cgroup message";
-	if (sscanf(buf, "cg ok %lld %lld %d %d\n%n", &cg_times[0], &cg_times[1], &ndirs, &nmade, &off) != 4 ||
-	    !off || ndirs < 0 || nmade < 0)
+	*why = "bad plan message";
+	if (sscanf(given.msg, "plan ok %lld %lld %lld %d %d %d %d %d\n%n", &given.times[0], &given.times[1],
+		   &given.times[2], &given.ndirs, &nmade, &given.memory, &given.unified, &given.flags, &off) != 8 ||
+	    !off || given.ndirs < 0 || nmade < 0 || given.memory >= given.ndirs || given.unified >= given.ndirs)
 		return -1;
-	d = buf + off;
-	end = buf + n;
-	/* The plan's directories, then those made, to remove whatever the
-	 * first say. */
-	for (int i = 0; i < ndirs; i++) {
-		char *nul = memchr(d, '\0', (size_t)(end - d));
+	/* The directories, those made (parents first), then the plan. */
+	end = given.msg + n;
+	d = m = given.msg + off;
+	for (int i = 0; i < given.ndirs; i++) {
+		char *nul = memchr(m, '\0', (size_t)(end - m));
 		if (!nul)
 			return -1;
-		if (p && (i >= p->ndirs || strcmp(d, p->dirs[i])))
-			other = 1;
-		d = nul + 1;
+		m = nul + 1;
 	}
-	if (husk_ahead_adopt_cgroup(&ahead.cg, d, (size_t)(end - d), nmade) < 0)
-		return -1;
-	if (other || (p && ndirs != p->ndirs)) {
-		*why = "husk made another cgroup";
-		return -1;
+	given.dirs = d;
+	given.dirs_len = (size_t)(m - d);
+	d = m;
+	for (int i = 0; i < nmade; i++) {
+		char *nul = memchr(m, '\0', (size_t)(end - m));
+		if (!nul)
+			return -1;
+		m = nul + 1;
 	}
+	if (husk_ahead_adopt_cgroup(&ahead.cg, d, (size_t)(m - d), nmade) < 0)
+		return -1;
+	husk_ahead_plan_bytes = (const unsigned char *)m;
+	husk_ahead_plan_len = (size_t)(end - m);
 	return 0;
 }
 
 /* speculate sets the container's process up ahead, while husk's Go runtime
- * starts (see stage.go): it computes the init plan from config.json
- * (aheadplan.c), takes the cgroup husk's constructor made meanwhile
- * (adopt_cgroup), and clones the process into the namespaces made and the
- * cgroup v2 directory, with the environment and fds husk would have sent:
- * husk's stdio (this process's fds 1 to 3), a sync socket whose other end
- * husk gets, the memory cgroup's tasks file. It tells husk "spec START
- * PLANNED CGSTART CGEND N" (when it began and had the plan, when husk
- * made the cgroup), the N cgroup directories and the plan, which create
- * compares with its own. It returns -1 with *why, and the cgroup removed,
- * when it does not. args: TID BUNDLE ID OPTS PWD. */
+ * starts (see stage.go): with the plan and the cgroup husk's constructor
+ * made meanwhile (take_plan), it clones the process into the namespaces
+ * made and the cgroup v2 directory, with the environment and fds husk
+ * would have sent: husk's stdio (this process's fds 1 to 3), a sync socket
+ * whose other end husk gets, the memory cgroup's tasks file. It tells husk
+ * "spec START PLANNED CGSTART CGEND N" (when husk planned and made the
+ * cgroup), the N cgroup directories and the plan, which create compares
+ * with its own. It returns -1 with *why, and the cgroup removed, when it
+ * does not. args: TID OPTS. */
 static int speculate(char **args, int flags, void *stack, const char **why)
 {
-	struct husk_ahead_in in = { 0 };
-	char *bundle, *text, path[PATH_MAX], head[128], *dirs;
-	const char *opts = args[3], *ignored;
-	struct statfs sfs;
-	struct stat st;
-	long long start = xp_now_ns(), planned;
+	char path[PATH_MAX], head[128];
+	const char *opts = args[1];
 	int sv[2], cgfd = -1, memfd = -1, n, i;
 	ssize_t r;
-	size_t len;
 	struct msghdr mh = { 0 };
 	struct iovec iov[3];
 	union {
@@ -1016,56 +996,15 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 		struct cmsghdr align;
 	} ctl;
 	struct cmsghdr *c;
-	size_t dirs_len = 0;
 
+	if (take_plan(why) < 0)
+		goto undo;
 	*why = "out of memory";
-	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
-		*why = "a cgroup v2 host";
+	if (given.unified >= 0 &&
+	    (cgfd = openat(AT_FDCWD, given_dir(given.unified), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		goto undo;
-	}
-	if (!mountinfo) {
-		*why = "no mountinfo";
-		goto undo;
-	}
-	bundle = husk_abs_path(args[1], args[4]);
-	if (!bundle || snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path)) {
-		free(bundle);
-		goto undo;
-	}
-	text = husk_read_text(path, &len);
-	if (!text) {
-		free(bundle);
-		*why = "config.json unreadable";
-		goto undo;
-	}
-	in.config = text;
-	in.config_len = len;
-	in.bundle = bundle;
-	in.id = args[2];
-	in.mountinfo = mountinfo;
-	in.mountinfo_len = mountinfo_len;
-	in.no_new_keyring = strchr(opts, 'k') != NULL;
-	in.no_pivot = strchr(opts, 'p') != NULL;
-	in.kcore = stat("/proc/kcore", &st) == 0;
-	r = husk_plan_ahead(&in, &ahead.plan);
-	free(text);
-	free(bundle);
-	if (r < 0) {
-		*why = ahead.plan.reason;
-		goto undo;
-	}
-	if ((ahead.plan.flags & ~CLONE_NEWCGROUP) != flags) {
-		*why = "namespaces";
-		goto undo;
-	}
-	planned = xp_now_ns();
-	if (adopt_cgroup(&ahead.plan, why) < 0)
-		goto undo;
-	if (ahead.plan.unified >= 0 &&
-	    (cgfd = openat(AT_FDCWD, ahead.plan.dirs[ahead.plan.unified], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		goto undo;
-	if (ahead.plan.memory >= 0) {
-		snprintf(path, sizeof(path), "%s/tasks", ahead.plan.dirs[ahead.plan.memory]);
+	if (given.memory >= 0) {
+		snprintf(path, sizeof(path), "%s/tasks", given_dir(given.memory));
 		if ((memfd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC)) < 0)
 			goto undo;
 	}
@@ -1099,34 +1038,23 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	}
 	/* The cgroup namespace is rooted at the cgroup once the process is
 	 * in it in every hierarchy, the memory one included (late). */
-	if (ahead.plan.flags & CLONE_NEWCGROUP)
+	if (given.flags & CLONE_NEWCGROUP)
 		env_add("_HUSK_LATE_CGROUPNS=1");
 	{
 		/* The v1 tasks files but memory's, which the process joins
 		 * last (cgroups.JoinSpec). */
 		char tasks[8192];
 		size_t off = 0;
-		for (i = 0; i < ahead.plan.ndirs; i++) {
-			if (i == ahead.plan.memory || i == ahead.plan.unified)
+		for (i = 0; i < given.ndirs; i++) {
+			if (i == given.memory || i == given.unified)
 				continue;
 			off += (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%s/tasks", off ? "\n" : "",
-						ahead.plan.dirs[i]);
+						given_dir(i));
 			if (off >= sizeof(tasks))
 				goto undo_sock;
 		}
 		if (off)
 			env_add("_HUSK_CGROUP_TASKS=%s", tasks);
-	}
-	for (i = 0; i < ahead.plan.ndirs; i++)
-		dirs_len += strlen(ahead.plan.dirs[i]) + 1;
-	dirs = malloc(dirs_len + 1);
-	if (!dirs)
-		goto undo_sock;
-	dirs_len = 0;
-	for (i = 0; i < ahead.plan.ndirs; i++) {
-		size_t l = strlen(ahead.plan.dirs[i]) + 1;
-		memcpy(dirs + dirs_len, ahead.plan.dirs[i], l);
-		dirs_len += l;
 	}
 	go.cg = -1;
 	if (cgfd >= 0) {
@@ -1137,11 +1065,11 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	 * NUL-ended) and the plan, with husk's end of the process's sync
 	 * socket: sent before the clone, so that the process never holds
 	 * husk's end. The process tells its PID itself. */
-	n = snprintf(head, sizeof(head), "spec %lld %lld %lld %lld %d\n", start, planned, cg_times[0], cg_times[1],
-		     ahead.plan.ndirs);
+	n = snprintf(head, sizeof(head), "spec %lld %lld %lld %lld %d\n", given.times[0], given.times[1],
+		     given.times[1], given.times[2], given.ndirs);
 	iov[0] = (struct iovec){ head, (size_t)n };
-	iov[1] = (struct iovec){ dirs, dirs_len };
-	iov[2] = (struct iovec){ ahead.plan.plan, ahead.plan.len };
+	iov[1] = (struct iovec){ (void *)given.dirs, given.dirs_len };
+	iov[2] = (struct iovec){ (void *)husk_ahead_plan_bytes, husk_ahead_plan_len };
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 3;
 	mh.msg_control = ctl.space;
@@ -1153,14 +1081,11 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
 	while ((r = sendmsg(0, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
-	free(dirs);
 	close(sv[0]);
 	if (r < 0) {
 		close(sv[1]);
 		goto undo;
 	}
-	husk_ahead_plan_bytes = ahead.plan.plan;
-	husk_ahead_plan_len = ahead.plan.len;
 	ahead.pid = stage_clone(cgfd, stack);
 	close(sv[1]);
 	if (cgfd >= 0)
@@ -1182,10 +1107,10 @@ undo:
 		close(cgfd);
 	if (memfd >= 0)
 		close(memfd);
-	/* What husk's constructor made goes, whatever this stage got to. */
-	adopt_cgroup(NULL, &ignored);
 	husk_ahead_remove_cgroup(&ahead.cg);
-	husk_plan_ahead_free(&ahead.plan);
+	husk_ahead_plan_bytes = NULL;
+	free(given.msg);
+	given.msg = NULL;
 	return -1;
 }
 
@@ -1208,7 +1133,7 @@ static void drop_ahead(void)
 int husk_ahead_stage(int argc, char **argv)
 {
 	const char *flags_s = argv[0], *cpus_s = argv[1], *why = NULL;
-	int flags = atoi(flags_s), i, spec = argc >= 7;
+	int flags = atoi(flags_s), i, spec = argc >= 4;
 	long long start, end;
 	char buf[160];
 	void *stack = MAP_FAILED;

@@ -97,7 +97,7 @@ uint32_t xp_u32(const unsigned char *v);
 uint64_t xp_u64(const unsigned char *v);
 
 /* The set-up made ahead (execplan.c): whether this process, set up ahead
- * with the stage's plan, waits for husk to take it; and waiting for that,
+ * with the plan computed ahead, waits for husk to take it; and waiting for that,
  * which it must before it creates anything outside the file systems its
  * plan mounted. */
 int xp_ahead_pending(void);

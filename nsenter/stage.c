@@ -118,31 +118,31 @@ void husk_stage_ahead_disarm(void)
 	stage.armed = 0;
 }
 
-/* The "cg" message husk_stage_make_cgroup makes for the stage, and the
+/* The "plan" message husk_stage_plan_ahead makes for the stage, and the
  * cgroup it made. The constructor's thread makes it while the thread that
  * copies husk-init spawns the stage: whichever of the two is done second
- * sends it (cg_deliver), so that neither waits for the other (the spawn
+ * sends it (plan_deliver), so that neither waits for the other (the spawn
  * may wait for a CPU, and the Go runtime's start for the constructor). */
-static char cg_oom[] = "cg no out of memory";
+static char plan_oom[] = "cg no out of memory";
 static struct {
 	pthread_mutex_t lock;
 	int spawned; /* husk_stage_ahead_start has run */
 	char *msg;   /* the message, once made */
 	size_t len;
 	struct husk_ahead_cgroup cg;
-} cgmsg = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} planmsg = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* cg_deliver sends the message, or removes the cgroup when no stage is
- * there to take it over; with cgmsg.lock held. */
-static void cg_deliver(void)
+/* plan_deliver sends the message, or removes the cgroup when no stage is
+ * there to take it over; with planmsg.lock held. */
+static void plan_deliver(void)
 {
-	if (stage.sock < 0 || !stage.spec || send(stage.sock, cgmsg.msg, cgmsg.len, MSG_NOSIGNAL) != (ssize_t)cgmsg.len)
-		husk_ahead_remove_cgroup(&cgmsg.cg);
+	if (stage.sock < 0 || !stage.spec || send(stage.sock, planmsg.msg, planmsg.len, MSG_NOSIGNAL) != (ssize_t)planmsg.len)
+		husk_ahead_remove_cgroup(&planmsg.cg);
 	/* The stage removes what was made, unless create takes it. */
-	husk_ahead_forget_cgroup(&cgmsg.cg);
-	if (cgmsg.msg != cg_oom)
-		free(cgmsg.msg);
-	cgmsg.msg = NULL;
+	husk_ahead_forget_cgroup(&planmsg.cg);
+	if (planmsg.msg != plan_oom)
+		free(planmsg.msg);
+	planmsg.msg = NULL;
 }
 
 int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len,
@@ -150,7 +150,7 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 {
 	static const char hex[] = "0123456789abcdef";
 	char path[32], fl[16], mask[2 * 128 + 1], tid[16], opts[4] = "";
-	char *argv[] = { "husk-init", "ahead", fl, mask, tid, NULL, NULL, opts, NULL, NULL };
+	char *argv[] = { "husk-init", "ahead", fl, mask, tid, opts, NULL };
 	char *envp[] = { NULL };
 	int sv[2], fds[5], cerr, nfds = 1, exe = exe_fd;
 	size_t i;
@@ -164,16 +164,12 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 		mask[2 * i + 1] = hex[cpus[i] & 15];
 	}
 	mask[2 * i] = '\0';
-	/* Setting the process up ahead: husk-init ahead FLAGS CPUS TID BUNDLE
-	 * ID OPTS PWD, with husk's stdio as its fds 1 to 3 (OPTS: k
-	 * --no-new-keyring, p --no-pivot, t --trace). */
+	/* Setting the process up ahead, with the plan husk_stage_plan_ahead
+	 * sends: husk-init ahead FLAGS CPUS TID OPTS, with husk's stdio as its
+	 * fds 1 to 3 (OPTS: t --trace). */
 	if (spec) {
 		snprintf(tid, sizeof(tid), "%d", (int)stage.tid);
-		argv[5] = (char *)spec->bundle;
-		argv[6] = (char *)spec->id;
-		snprintf(opts, sizeof(opts), "%s%s%s", spec->no_new_keyring ? "k" : "", spec->no_pivot ? "p" : "",
-			 spec->trace ? "t" : "");
-		argv[8] = (char *)(spec->pwd ? spec->pwd : "");
+		snprintf(opts, sizeof(opts), "%s", spec->trace ? "t" : "");
 		fds[1] = 0;
 		fds[2] = 1;
 		fds[3] = 2;
@@ -200,16 +196,53 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 			close(sv[0]);
 		}
 	}
-	pthread_mutex_lock(&cgmsg.lock);
-	cgmsg.spawned = 1;
-	if (cgmsg.msg)
-		cg_deliver();
-	pthread_mutex_unlock(&cgmsg.lock);
+	pthread_mutex_lock(&planmsg.lock);
+	planmsg.spawned = 1;
+	if (planmsg.msg)
+		plan_deliver();
+	pthread_mutex_unlock(&planmsg.lock);
 	sem_post(&stage.decided);
 	return stage.sock >= 0;
 }
 
-void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct husk_stage_spec *spec)
+/* read_text reads a whole file (at most 1 MiB) into a new buffer. */
+static char *read_text(const char *path, size_t *len)
+{
+	size_t cap = 16384, n = 0;
+	char *buf = malloc(cap);
+	int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (!buf || fd < 0)
+		goto fail;
+	for (;;) {
+		if (n == cap) {
+			char *more = cap < (1 << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!more)
+				goto fail;
+			buf = more;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct husk_stage_spec *spec)
 {
 	struct husk_ahead_in in = { 0 };
 	struct husk_ahead_plan plan = { 0 };
@@ -217,15 +250,15 @@ void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct hu
 	const char *no = NULL;
 	char *bundle = NULL, *mountinfo = NULL, *made = NULL, *msg = NULL;
 	size_t milen = 0, made_len = 0, dirs_len = 0, n = 0;
-	long long start = xp_now_ns(), end;
+	long long start = xp_now_ns(), planned = 0, end;
 	struct statfs sfs;
 	struct stat st;
-	int planned = 0;
+	int have_plan = 0;
 
 	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
 		no = "a cgroup v2 host";
 	} else if (!(bundle = husk_abs_path(spec->bundle, spec->pwd)) ||
-		   !(mountinfo = husk_read_text("/proc/self/mountinfo", &milen))) {
+		   !(mountinfo = read_text("/proc/self/mountinfo", &milen))) {
 		no = "cannot read the bundle or mountinfo";
 	} else {
 		in.config = config;
@@ -240,7 +273,8 @@ void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct hu
 		if (husk_plan_ahead(&in, &plan) < 0) {
 			no = plan.reason;
 		} else {
-			planned = 1;
+			have_plan = 1;
+			planned = xp_now_ns();
 			if ((plan.flags & ~CLONE_NEWCGROUP) != flags)
 				no = "namespaces";
 			else if (husk_ahead_make_cgroup(&plan, &cg) < 0)
@@ -250,16 +284,19 @@ void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct hu
 	end = xp_now_ns();
 	if (!no && !(made = husk_ahead_cgroup_paths(&cg, &made_len)))
 		no = "out of memory";
-	/* "cg ok START END NDIRS NMADE\n", the plan's directories and those
-	 * made (parents first), each NUL-ended; or "cg no WHY". */
+	/* "plan ok START PLANNED END NDIRS NMADE MEMORY UNIFIED FLAGS\n" (the
+	 * times, and the plan's fields but its directories), the directories
+	 * and those made (parents first), each NUL-ended, then the plan's
+	 * records; or "plan no WHY". */
 	if (!no) {
 		for (int i = 0; i < plan.ndirs; i++)
 			dirs_len += strlen(plan.dirs[i]) + 1;
-		msg = malloc(96 + dirs_len + made_len);
+		msg = malloc(160 + dirs_len + made_len + plan.len);
 		if (!msg) {
 			no = "out of memory";
 		} else {
-			n = (size_t)sprintf(msg, "cg ok %lld %lld %d %d\n", start, end, plan.ndirs, cg.n);
+			n = (size_t)sprintf(msg, "plan ok %lld %lld %lld %d %d %d %d %d\n", start, planned, end,
+					    plan.ndirs, cg.n, plan.memory, plan.unified, plan.flags);
 			for (int i = 0; i < plan.ndirs; i++) {
 				size_t l = strlen(plan.dirs[i]) + 1;
 				memcpy(msg + n, plan.dirs[i], l);
@@ -267,27 +304,29 @@ void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct hu
 			}
 			memcpy(msg + n, made, made_len);
 			n += made_len;
+			memcpy(msg + n, plan.plan, plan.len);
+			n += plan.len;
 		}
 	}
 	if (no) {
 		/* The stage waits for an answer, whatever it is. */
 		husk_ahead_remove_cgroup(&cg);
 		free(msg);
-		msg = malloc(strlen(no) + 8);
+		msg = malloc(strlen(no) + 10);
 		if (!msg)
-			msg = cg_oom;
+			msg = plan_oom;
 		else
-			sprintf(msg, "cg no %s", no);
+			sprintf(msg, "plan no %s", no);
 		n = strlen(msg);
 	}
-	pthread_mutex_lock(&cgmsg.lock);
-	cgmsg.msg = msg;
-	cgmsg.len = n;
-	cgmsg.cg = cg;
-	if (cgmsg.spawned)
-		cg_deliver();
-	pthread_mutex_unlock(&cgmsg.lock);
-	if (planned)
+	pthread_mutex_lock(&planmsg.lock);
+	planmsg.msg = msg;
+	planmsg.len = n;
+	planmsg.cg = cg;
+	if (planmsg.spawned)
+		plan_deliver();
+	pthread_mutex_unlock(&planmsg.lock);
+	if (have_plan)
 		husk_plan_ahead_free(&plan);
 	free(made);
 	free(mountinfo);

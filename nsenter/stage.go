@@ -40,10 +40,11 @@ import (
 // discards it otherwise (Close), and the stage then exits.
 //
 // Given the command line too (spec), the stage usually goes on to set the
-// process up itself, before create has even read config.json: it computes
-// the container part of the init plan in C and clones the process into
-// the cgroup husk's constructor made meanwhile (husk_stage_make_cgroup),
-// and the process sets up its root filesystem while the Go runtime starts
+// process up itself, before create has even read config.json: it clones
+// the process with the container part of the init plan that husk's
+// constructor computed in C meanwhile, into the cgroup it made
+// (husk_stage_plan_ahead), and the process sets up its root filesystem
+// while the Go runtime starts
 // (SetUpAhead, AheadSetUp); create takes it when its own plan and cgroup
 // are the same (libcontainer's takeSetUpAhead).
 type AheadStage struct {
@@ -67,12 +68,12 @@ type AheadStage struct {
 // AheadSetUp is a container's process the stage set up ahead, before the
 // husk binary's Go runtime started: cloned into the namespaces the stage
 // made and into the cgroup husk's constructor made, setting up its root
-// filesystem with the plan the stage computed in C from config.json
-// (nsenter/aheadplan.c). It waits for create's own plan before it creates
+// filesystem with the plan husk's constructor computed in C from
+// config.json (nsenter/aheadplan.c). It waits for create's own plan before it creates
 // anything on the host's file systems, and before its process part
 // (credentials, seccomp...).
 type AheadSetUp struct {
-	// Plan and Dirs are what the stage computed (see AheadPlan): create
+	// Plan and Dirs are what was computed ahead (see AheadPlan): create
 	// takes the process only when its own are the same.
 	Plan []byte
 	Dirs []string
@@ -80,8 +81,8 @@ type AheadSetUp struct {
 	// says its PID on it ({"type":"pid"}), as one the stage clones on
 	// "go" does.
 	Sock int
-	// Start and Planned are when the stage began and had computed the
-	// plan; Cgroup, when husk's constructor made the cgroup (for --trace).
+	// Start and Planned are when husk's constructor began and had
+	// computed the plan, Cgroup when it made the cgroup (for --trace).
 	Start, Planned time.Time
 	Cgroup         [2]time.Time
 }

@@ -51,16 +51,16 @@ int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, siz
 			   const struct husk_stage_spec *spec);
 int husk_stage_take(int *sock, int *pid, int *flags, int *tid, int *spec, long long *start_ns);
 
-/* husk_stage_make_cgroup makes, from husk's constructor, the cgroup of the
- * process the stage sets up ahead, as create would (config, len bytes of
- * config.json, decoded in place; flags, the namespaces the stage makes),
- * while the stage starts and makes the namespaces on another CPU. The
- * stage is told ("cg" message, sent by this thread or, when the stage is
- * not spawned yet, by the one that spawns it) and removes the cgroup
- * unless create takes the process; with no stage, it is removed at once.
- * Call it once the stage is decided on with spec, and before the Go
- * runtime starts: the Go runtime's start can wait, the stage's process
- * cannot. */
-void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct husk_stage_spec *spec);
+/* husk_stage_plan_ahead computes, from husk's constructor, the plan of the
+ * process the stage sets up ahead (aheadplan.c; config, len bytes of
+ * config.json, decoded in place; flags, the namespaces the stage makes)
+ * and makes its cgroup as create would, while the stage starts and makes
+ * the namespaces on another CPU. The stage gets both ("plan" message, sent
+ * by this thread or, when the stage is not spawned yet, by the one that
+ * spawns it) and removes the cgroup unless create takes the process; with
+ * no stage, it is removed at once. Call it once the stage is decided on
+ * with spec, and before the Go runtime starts: the Go runtime's start can
+ * wait, the stage's process cannot. */
+void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct husk_stage_spec *spec);
 
 #endif

@@ -11,8 +11,8 @@ func TestThreadGoneForAnEndedThread(t *testing.T) {
 	}
 }
 
-// parseSetUp reads the stage's answer: the times of the stage's plan and
-// of the cgroup husk's constructor made, the directories and the plan; a
+// parseSetUp reads the stage's answer: the times of the plan and of the
+// cgroup husk's constructor made, the directories and the plan; a
 // "spec" line of another shape, or without husk's end of the socket, is
 // no set-up.
 func TestParseSetUp(t *testing.T) {

@@ -29,7 +29,7 @@ extern int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cp
 				  const struct husk_stage_spec *spec);
 extern int husk_ns_flag(const char *name, size_t len);
 extern int husk_stage_claim_dir(const char *root, const char *id, const char *pwd);
-extern void husk_stage_make_cgroup(char *config, size_t len, int flags, const struct husk_stage_spec *spec);
+extern void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct husk_stage_spec *spec);
 
 /* The bundle's config.json, read on the constructor's thread. */
 static char config_path[4096];
@@ -293,9 +293,9 @@ void husk_start_ahead(const char *bundle, const struct husk_ahead_args *args)
 	if (have_spec && (!ahead_flags || husk_stage_claim_dir(spec_root, spec.id, spec.pwd) < 0))
 		have_spec = 0;
 	sem_post(&decided);
-	/* The cgroup, which the stage's process is cloned into, made here:
-	 * this thread's work delays the Go runtime's start, on which nothing
-	 * waits yet, rather than the stage's, on which the process's does. */
+	/* The process's plan and cgroup, made here: this thread's work
+	 * delays the Go runtime's start, on which nothing waits yet, rather
+	 * than the stage's, on which the process's does. */
 	if (have_spec)
-		husk_stage_make_cgroup(config_buf, (size_t)len, ahead_flags, &spec);
+		husk_stage_plan_ahead(config_buf, (size_t)len, ahead_flags, &spec);
 }

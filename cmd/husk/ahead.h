@@ -24,10 +24,10 @@ struct husk_ahead_args {
  * (nsenter/stage.c, nsenter.AheadStage): ~0.55 ms of kernel work that is
  * then done by the time create needs it. With args, the stage goes on to
  * set the container's process up (the set-up made ahead), and the
- * constructor's thread makes the process's cgroup before it lets the Go
- * runtime start (husk_stage_make_cgroup): the stage, whose work the
- * process waits for, is spared it, and the runtime's start, for which
- * nothing waits yet, pays it.
+ * constructor's thread computes the process's plan and makes its cgroup
+ * before it lets the Go runtime start (husk_stage_plan_ahead): the stage,
+ * whose work the process waits for, is spared them, and the runtime's
+ * start, for which nothing waits yet, pays for them.
  */
 void husk_start_ahead(const char *bundle, const struct husk_ahead_args *args);
 

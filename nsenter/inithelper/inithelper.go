@@ -6,7 +6,7 @@
 //
 // libcontainer runs it, from a sealed memfd, for processes whose set-up is
 // entirely a plan (nsenter/execplan.h) instead of re-executing the husk
-// binary: that start costs a fraction of husk's (a ~120 KB binary with no
+// binary: that start costs a fraction of husk's (a ~95 KB binary with no
 // libc start-up to speak of, against 6 MB and glibc's CPU probing) and a
 // sealed copy of it costs ~0.03 ms, against ~0.3 ms for the read-only view
 // of husk's own binary. A build without it (plain `go build`) works the

@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 	 * of husk's, because while a thread of husk's works in the kernel on
 	 * another CPU, every copy-on-write fault of the runtime's start costs
 	 * a TLB shootdown IPI to that CPU. */
-	if ((argc == 4 || argc == 9) && !strcmp(argv[1], "ahead"))
+	if ((argc == 4 || argc == 6) && !strcmp(argv[1], "ahead"))
 		return husk_ahead_stage(argc - 2, argv + 2);
 
 	/* husk starts this program with every signal blocked (nsenter.Spawn):
