@@ -58,6 +58,8 @@ type Container struct {
 	// CreateOpts.StartHere, whose process waits on it for Start; nil when
 	// none.
 	startSock *os.File
+	// startedEarly says Create sent "start" already (CreateOpts.StartEarly).
+	startedEarly bool
 }
 
 // SetTrace makes the following operations on c record their phases in t.
@@ -273,7 +275,13 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 	// before the first hook runs (which may look at them), as runc does:
 	// the child is already in the cgroup, and rewriting its device rules
 	// (deny all, then each allow) while it creates its /dev nodes would
-	// make a mknod fail in between. A new cgroup lets it create them.
+	// make a mknod fail in between. A new cgroup lets it create them. A
+	// process set up ahead says when it is past them ("prepared"): the
+	// limits then go in while it finishes its set-up, which opens no
+	// device, rather than after "ready", when it could already be
+	// starting. It joins the memory cgroup only after that (see
+	// nsenter/execplan.c), so a small memory limit does not count its
+	// set-up either way.
 	resourcesSet := c.mgr == nil
 	setResources := func() error {
 		if resourcesSet {
@@ -322,6 +330,23 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 			files[0].Close()
 			if err != nil {
 				return err
+			}
+		case msgPrepared:
+			if err := setResources(); err != nil {
+				return err
+			}
+			if opts.StartEarly && opts.StartHere && opts.HoldLock {
+				// Read once the process is ready, usually without a
+				// wait. Should the process have died, the next
+				// receive says why.
+				endStart := c.trace.Begin("start-early")
+				err := sendSync(ch.sock, msgStart, "", nil)
+				endStart()
+				if err == nil {
+					c.startedEarly = true
+				} else if !errors.Is(err, unix.EPIPE) {
+					return err
+				}
 			}
 		case msgReady:
 			c.trace.merge(m.Msg)
@@ -636,8 +661,12 @@ func (c *Container) Start() error {
 		watch = int(sock.Fd())
 		// The process is this process's child: it cannot have been
 		// started by another. Dead, its end of the socket is closed.
-		if err := sendSync(watch, msgStart, "", nil); err != nil {
-			return errors.New("container process exited before start")
+		// Started early (CreateOpts.StartEarly), it may have run and
+		// exited by now, as a started container may.
+		if !c.startedEarly {
+			if err := sendSync(watch, msgStart, "", nil); err != nil {
+				return errors.New("container process exited before start")
+			}
 		}
 	} else {
 		if watch, err = c.releaseFifo(fresh); err != nil {

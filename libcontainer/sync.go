@@ -44,7 +44,13 @@ package libcontainer
 //	pivot_root) for create, which compares that part with its own plan:
 //	{"type":"plan","msg":"fifo"?}+memfd (and {"type":"fifo"}+fd) ---->
 //	then on as below. When the parts differ, create kills it and the
-//	stage removes the cgroup.
+//	stage removes the cgroup. Once taken and past pivot_root (its /dev
+//	made, the hooks below run) it says so:
+//	                      <------------  {"type":"prepared"}
+//	cgroup Set(resources), and with
+//	CreateOpts.StartEarly (`husk run`)
+//	{"type":"start"} ----------------->  (read once it is ready, below)
+//	while it goes on with the masked and read-only paths, credentials...
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	                                      non-dumpable; unshare(CLONE_NEWCGROUP)
@@ -111,6 +117,10 @@ const (
 	// msgPid is the first message of a process an ahead stage cloned
 	// (nsenter.AheadStage): its PID, which husk did not see it get.
 	msgPid = "pid"
+	// msgPrepared says a process set up ahead has its root filesystem
+	// (its /dev made, its createRuntime hooks run) and has been taken:
+	// the cgroup's limits can go in while it finishes its set-up.
+	msgPrepared = "prepared"
 	// msgPlan hands a process set up ahead (nsenter.AheadSetUp) create's
 	// whole plan, in a memfd; its msg "fifo" says msgFifo follows, with
 	// the exec fifo (create without StartHere).

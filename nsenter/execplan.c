@@ -816,6 +816,11 @@ void husk_exec_plan(int syncfd)
 		xp_rootfs_prepare(ap.init, sock);
 		xp_phase_end(ph);
 		xp_ahead_take();
+		/* Its /dev made and its hooks run: husk may set the cgroup's
+		 * limits now, while this process finishes its set-up, and
+		 * with CreateOpts.StartEarly send "start" too. */
+		if (xp_send_msg("prepared", NULL, -1) < 0)
+			xp_fail(errno, "send \"prepared\" to the sync socket");
 		p = ahead_state.full;
 		prepared = 1;
 	} else {

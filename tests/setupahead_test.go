@@ -166,3 +166,77 @@ func TestSetUpAheadLeavesAnExistingCgroup(t *testing.T) {
 		t.Errorf("pids.max in the container: %q, want the existing cgroup's 1000", out)
 	}
 }
+
+// `husk run` starts a process set up ahead without the round trip of
+// Start (libcontainer.CreateOpts.StartEarly): once the process says it has
+// its root filesystem ("prepared"), create sets the cgroup's limits and
+// sends "start" (start-early) before the process is ready, which then
+// runs its program at once, limits and device rules in place. With
+// --pid-file the program waits for Start, as with runc, since run writes
+// the file in between.
+func TestSetUpAheadStartsEarly(t *testing.T) {
+	if !setsUpAhead(t) {
+		t.Skip("the husk binary sets processes up ahead with two CPUs or more, on a cgroup v1 or hybrid host")
+	}
+	t.Parallel()
+	pids := int64(42)
+	spans := func(events []traceEvent) map[string]traceEvent {
+		at := map[string]traceEvent{}
+		for _, e := range events {
+			if e.Process == "husk" {
+				at[e.Name] = e
+			}
+		}
+		return at
+	}
+	t.Run("run", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t)
+		b.Spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+		// The device rules allow mknod of any device, and opening only
+		// the default ones (/dev/null...): not /dev/net/tun's 10:200,
+		// whose open needs no capability.
+		caps := b.Spec.Process.Capabilities
+		caps.Bounding = append(caps.Bounding, "CAP_MKNOD")
+		caps.Effective = append(caps.Effective, "CAP_MKNOD")
+		caps.Permitted = append(caps.Permitted, "CAP_MKNOD")
+		b.Spec.Process.Args = sh("cat /sys/fs/cgroup/pids/pids.max; echo x >/dev/null && echo null-ok; " +
+			"mknod /dev/tun1 c 10 200 && { : </dev/tun1; } 2>&1 | grep -q 'not permitted' && echo tun-denied")
+		id := b.newID()
+		b.writeSpec(id)
+		out, events := b.traced("run", "--bundle", b.Dir, id)
+		if got := strings.Join(lines(out), " "); got != "42 null-ok tun-denied" {
+			t.Errorf("the program saw %q, want the pids limit and device rules in place (42 null-ok tun-denied)", got)
+		}
+		at := spans(events)
+		early, ok := at["start-early"]
+		set, setOK := at["cgroup-set"]
+		initSpan, initOK := at["init"]
+		if _, taken := at["take-ahead"]; !taken || !ok || !setOK || !initOK {
+			t.Fatalf("phases %v: want take-ahead, cgroup-set, start-early and init", events)
+		}
+		if set.StartUs+set.DurUs > early.StartUs {
+			t.Errorf("start sent at %.0f us, before the limits were set (cgroup-set ends at %.0f us)", early.StartUs, set.StartUs+set.DurUs)
+		}
+		if early.StartUs+early.DurUs > initSpan.StartUs+initSpan.DurUs {
+			t.Errorf("start sent at %.0f us, after the process was ready (%.0f us)", early.StartUs, initSpan.StartUs+initSpan.DurUs)
+		}
+		b.assertNothingLeft()
+	})
+	t.Run("pid-file", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t)
+		b.Spec.Process.Args = []string{"true"}
+		id := b.newID()
+		b.writeSpec(id)
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		_, events := b.traced("run", "--pid-file", pidFile, "--bundle", b.Dir, id)
+		if _, early := spans(events)["start-early"]; early {
+			t.Errorf("phases %v: started early, before run wrote %s", events, pidFile)
+		}
+		if data, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(data)) == "" {
+			t.Errorf("pid file: %q, %v", data, err)
+		}
+		b.assertNothingLeft()
+	})
+}

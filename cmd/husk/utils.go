@@ -83,8 +83,9 @@ func getContainer(cmd *cli.Command) (*libcontainer.Container, error) {
 // init blocked before execve. detach says whether husk exits after start,
 // in which case a terminal needs a console socket to hand the pty to;
 // startNext that the caller starts (or destroys) the container next, with
-// the lock Create keeps and without an exec fifo
-// (libcontainer.CreateOpts.HoldLock, StartHere).
+// the lock Create keeps and without an exec fifo, letting the program
+// start as early as it can (libcontainer.CreateOpts.HoldLock, StartHere,
+// StartEarly).
 func createContainer(cmd *cli.Command, id string, detach, startNext bool) (*libcontainer.Container, error) {
 	if id == "" {
 		return nil, errEmptyID
@@ -131,6 +132,9 @@ func createContainer(cmd *cli.Command, id string, detach, startNext bool) (*libc
 		Trace:         tracer,
 		HoldLock:      startNext,
 		StartHere:     startNext,
+		// run writes the pid file and sets up the terminal between
+		// create and start: the program starts after them, as with runc.
+		StartEarly: startNext && !terminal && cmd.String("pid-file") == "",
 	}
 	// --preserve-fds N hands the caller's fds 3..3+N-1 to the container
 	// unchanged, at the same numbers.
