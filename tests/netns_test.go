@@ -13,7 +13,8 @@ import (
 // A new container's namespaces are made ahead, by a husk-init stage the
 // husk binary starts before its Go runtime (nsenter.AheadStage), which
 // then clones the container's process into them (ns-ahead, fork-ahead;
-// it reads husk's mountinfo for create first, mountinfo-ahead):
+// it, or husk's constructor for a process set up ahead, reads husk's
+// mountinfo for create first, mountinfo-ahead):
 // the process has namespaces of its own (a network namespace with only a
 // loopback device, PID 1, the config's hostname). A config the guess made
 // in C cannot read gets its network namespace made by a thread once
