@@ -276,10 +276,10 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 	// the child is already in the cgroup, and rewriting its device rules
 	// (deny all, then each allow) while it creates its /dev nodes would
 	// make a mknod fail in between. A new cgroup lets it create them. A
-	// process set up ahead says when it is past them ("prepared"): the
-	// limits then go in while it finishes its set-up, which opens no
-	// device, rather than after "ready", when it could already be
-	// starting. It joins the memory cgroup only after that (see
+	// process set up ahead says when it is past them ("prepared", read
+	// once create has taken it): the limits then go in while it finishes
+	// its set-up, which opens no device, rather than after "ready", when
+	// it could already be starting. It joins the memory cgroup only after that (see
 	// nsenter/execplan.c), so a small memory limit does not count its
 	// set-up either way.
 	resourcesSet := c.mgr == nil

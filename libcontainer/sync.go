@@ -39,18 +39,22 @@ package libcontainer
 //	its namespaces clones it with the container part of the init plan
 //	husk's constructor computed in C, into the cgroup it made (it joins
 //	its v1 cgroups itself); it
-//	sends {"type":"pid"}, sets up the root filesystem and waits (before
-//	anything it would create on the host's file systems, or after
-//	pivot_root) for create, which compares that part with its own plan:
+//	sends {"type":"pid"}, sets up the root filesystem up to pivot_root
+//	(taken first, below, for anything it would create on the host's file
+//	systems, or for the hooks below), says so:
+//	                      <------------  {"type":"prepared"}
+//	(its /dev made: the devices cgroup's rules can be rewritten), makes
+//	its masked and read-only paths when its cwd exists (which the plan
+//	made ahead has too; else they come once taken, after the cwd is
+//	made), and waits for create, which compares that part with its own
+//	plan:
 //	{"type":"plan","msg":"fifo"?}+memfd (and {"type":"fifo"}+fd) ---->
 //	then on as below. When the parts differ, create kills it and the
-//	stage removes the cgroup. Once taken and past pivot_root (its /dev
-//	made, the hooks below run) it says so:
-//	                      <------------  {"type":"prepared"}
+//	stage removes the cgroup. Having taken it, create reads "prepared":
 //	cgroup Set(resources), and with
 //	CreateOpts.StartEarly (`husk run`)
 //	{"type":"start"} ----------------->  (read once it is ready, below)
-//	while it goes on with the masked and read-only paths, credentials...
+//	while it goes on with its credentials...
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	                                      non-dumpable; unshare(CLONE_NEWCGROUP)
@@ -118,8 +122,9 @@ const (
 	// (nsenter.AheadStage): its PID, which husk did not see it get.
 	msgPid = "pid"
 	// msgPrepared says a process set up ahead has its root filesystem
-	// (its /dev made, its createRuntime hooks run) and has been taken:
-	// the cgroup's limits can go in while it finishes its set-up.
+	// up to pivot_root (its /dev made, its createRuntime hooks run):
+	// once create has taken it, the cgroup's limits can go in while it
+	// finishes its set-up.
 	msgPrepared = "prepared"
 	// msgPlan hands a process set up ahead (nsenter.AheadSetUp) create's
 	// whole plan, in a memfd; its msg "fifo" says msgFifo follows, with

@@ -1519,6 +1519,7 @@ static int plan(struct ctx *c, const struct husk_ahead_in *in, const struct jv *
 		return -1;
 	}
 	out->flags = flags;
+	out->cwd = member(member(top, "process"), "cwd")->s;
 
 	put(&b, XP_MAGIC, XP_MAGIC_LEN);
 	rec(&b, XP_INIT, NULL, 0);

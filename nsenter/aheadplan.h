@@ -29,6 +29,8 @@ struct husk_ahead_plan {
 	char **dirs, **mounts; /* and the mount point each is under */
 	int ndirs, memory, cpuset, unified;
 	int flags;          /* CLONE_NEW* of linux.namespaces */
+	const char *cwd;    /* process.cwd (the process makes its masked and
+			     * read-only paths ahead when it exists) */
 	void *arena;        /* where all of it is (husk_plan_ahead_free) */
 	const char *reason; /* why there is no plan, when husk_plan_ahead fails */
 };

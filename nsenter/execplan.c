@@ -794,12 +794,21 @@ void xp_ahead_take(void)
 	xp_phase_end(ph);
 }
 
+/* cwd_exists says whether cwd, looked up in this process's root, is a
+ * directory: xp_mkdir_cwd will not have to make it. */
+static int cwd_exists(const char *cwd)
+{
+	struct stat st;
+
+	return cwd && cwd[0] == '/' && stat(cwd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 void husk_exec_plan(int syncfd)
 {
 	struct plan p;
 	const char *s;
 	char *path;
-	int late_seccomp, notify = -1, whole, ph, prepared = 0;
+	int late_seccomp, notify = -1, whole, ph, prepared = 0, finalized = 0;
 
 	sock = syncfd;
 	tracing = getenv("_HUSK_TRACE") != NULL;
@@ -815,12 +824,23 @@ void husk_exec_plan(int syncfd)
 		xp_init_prelude(ap.init);
 		xp_rootfs_prepare(ap.init, sock);
 		xp_phase_end(ph);
-		xp_ahead_take();
-		/* Its /dev made and its hooks run: husk may set the cgroup's
-		 * limits now, while this process finishes its set-up, and
-		 * with CreateOpts.StartEarly send "start" too. */
+		/* Its /dev made and its hooks run: once husk has taken it, it
+		 * may set the cgroup's limits, while this process finishes its
+		 * set-up, and with CreateOpts.StartEarly send "start" too. */
 		if (xp_send_msg("prepared", NULL, -1) < 0)
 			xp_fail(errno, "send \"prepared\" to the sync socket");
+		/* While husk is not there yet, the masked and read-only paths,
+		 * which change nothing outside this mount namespace: they come
+		 * after the cwd is made, which the read-only root or paths
+		 * could keep from being made, so only when the cwd exists (the
+		 * plan husk takes it with has the same). */
+		if (xp_ahead_pending() && cwd_exists(husk_ahead_cwd)) {
+			ph = xp_phase_begin("rootfs-finalize");
+			xp_rootfs_finalize(ap.init);
+			xp_phase_end(ph);
+			finalized = 1;
+		}
+		xp_ahead_take();
 		p = ahead_state.full;
 		prepared = 1;
 	} else {
@@ -844,9 +864,11 @@ void husk_exec_plan(int syncfd)
 			xp_phase_end(ph);
 		}
 		xp_mkdir_cwd(p.cwd);
-		ph = xp_phase_begin("rootfs-finalize");
-		xp_rootfs_finalize(p.init);
-		xp_phase_end(ph);
+		if (!finalized) {
+			ph = xp_phase_begin("rootfs-finalize");
+			xp_rootfs_finalize(p.init);
+			xp_phase_end(ph);
+		}
 	}
 	if (p.tty)
 		setup_console(&p);

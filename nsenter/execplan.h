@@ -142,6 +142,8 @@ void husk_join_late(int sock);
  * (nsexec.c, _HUSK_AHEAD). */
 extern const unsigned char *husk_ahead_plan_bytes;
 extern size_t husk_ahead_plan_len;
+/* And the config's process.cwd. */
+extern const char *husk_ahead_cwd;
 
 /* husk_exec_plan runs the plan in stage2 and never returns. */
 void husk_exec_plan(int syncfd) __attribute__((noreturn));

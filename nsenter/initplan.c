@@ -8,7 +8,9 @@
  *   "/" made rslave (or as configured), the rootfs bound onto itself, the
  *   mounts, /dev, the createRuntime hooks, pivot_root (xp_rootfs_prepare)
  *   the working directory                  (xp_mkdir_cwd)
- *   readonly and masked paths, read-only /dev and root (xp_rootfs_finalize)
+ *   readonly and masked paths, read-only /dev and root (xp_rootfs_finalize;
+ *   set up ahead, before the take when the working directory exists,
+ *   see execplan.c)
  *
  * Mount targets are resolved inside the rootfs with openat2(RESOLVE_IN_ROOT
  * | RESOLVE_NO_MAGICLINKS), checked to be inside it by reading back the real

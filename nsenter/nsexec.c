@@ -839,6 +839,9 @@ static void send_mountinfo(void)
  * (_HUSK_AHEAD, execplan.c). */
 const unsigned char *husk_ahead_plan_bytes;
 size_t husk_ahead_plan_len;
+/* The config's process.cwd, from the same message: with it the process
+ * can tell, before husk takes it, whether it will have to create it. */
+const char *husk_ahead_cwd;
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -949,7 +952,8 @@ static int take_plan(const char **why)
 		   &given.times[2], &given.ndirs, &nmade, &given.memory, &given.unified, &given.flags, &off) != 8 ||
 	    !off || given.ndirs < 0 || nmade < 0 || given.memory >= given.ndirs || given.unified >= given.ndirs)
 		return -1;
-	/* The directories, those made (parents first), then the plan. */
+	/* The directories, those made (parents first), the cwd, then the
+	 * plan. */
 	end = given.msg + n;
 	d = m = given.msg + off;
 	for (int i = 0; i < given.ndirs; i++) {
@@ -969,6 +973,11 @@ static int take_plan(const char **why)
 	}
 	if (husk_ahead_adopt_cgroup(&ahead.cg, d, (size_t)(m - d), nmade) < 0)
 		return -1;
+	d = memchr(m, '\0', (size_t)(end - m));
+	if (!d)
+		return -1;
+	husk_ahead_cwd = m;
+	m = d + 1;
 	husk_ahead_plan_bytes = (const unsigned char *)m;
 	husk_ahead_plan_len = (size_t)(end - m);
 	return 0;
@@ -1110,6 +1119,7 @@ undo:
 		close(memfd);
 	husk_ahead_remove_cgroup(&ahead.cg);
 	husk_ahead_plan_bytes = NULL;
+	husk_ahead_cwd = NULL;
 	free(given.msg);
 	given.msg = NULL;
 	return -1;

@@ -310,12 +310,13 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 		no = "out of memory";
 	/* "plan ok START PLANNED END NDIRS NMADE MEMORY UNIFIED FLAGS\n" (the
 	 * times, and the plan's fields but its directories), the directories
-	 * and those made (parents first), each NUL-ended, then the plan's
-	 * records; or "plan no WHY". */
+	 * and those made (parents first), each NUL-ended, process.cwd,
+	 * NUL-ended, then the plan's records; or "plan no WHY". */
 	if (!no) {
+		size_t cwd_len = strlen(plan.cwd) + 1;
 		for (int i = 0; i < plan.ndirs; i++)
 			dirs_len += strlen(plan.dirs[i]) + 1;
-		msg = malloc(160 + dirs_len + made_len + plan.len);
+		msg = malloc(160 + dirs_len + made_len + cwd_len + plan.len);
 		if (!msg) {
 			no = "out of memory";
 		} else {
@@ -328,6 +329,8 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 			}
 			memcpy(msg + n, made, made_len);
 			n += made_len;
+			memcpy(msg + n, plan.cwd, cwd_len);
+			n += cwd_len;
 			memcpy(msg + n, plan.plan, plan.len);
 			n += plan.len;
 		}

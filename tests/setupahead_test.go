@@ -240,3 +240,65 @@ func TestSetUpAheadStartsEarly(t *testing.T) {
 		b.assertNothingLeft()
 	})
 }
+
+// A process set up ahead makes its masked and read-only paths while it
+// waits for create to take it, when its cwd exists (rootfs-finalize before
+// ahead-taken); when the cwd must be made, which a read-only root would
+// forbid, it waits, makes the cwd once taken (it is created on the host's
+// file systems) and only then the read-only root.
+func TestSetUpAheadFinalizesBeforeTaken(t *testing.T) {
+	if !setsUpAhead(t) {
+		t.Skip("the husk binary sets processes up ahead with two CPUs or more, on a cgroup v1 or hybrid host")
+	}
+	t.Parallel()
+	phases := func(events []traceEvent) (finalize, taken *traceEvent) {
+		for i := range events {
+			switch e := &events[i]; {
+			case e.Process == "init" && e.Name == "rootfs-finalize":
+				finalize = e
+			case e.Process == "init" && e.Name == "ahead-taken":
+				taken = e
+			}
+		}
+		if finalize == nil || taken == nil {
+			t.Fatalf("init phases %v: want rootfs-finalize and ahead-taken", events)
+		}
+		return finalize, taken
+	}
+	t.Run("cwd exists", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t)
+		b.Spec.Root.Readonly = true
+		b.Spec.Process.Args = sh("touch /probe 2>/dev/null && echo writable || echo read-only; cat /proc/kcore | wc -c")
+		id := b.newID()
+		b.writeSpec(id)
+		out, events := b.traced("run", "--bundle", b.Dir, id)
+		if got := strings.Join(lines(out), " "); got != "read-only 0" {
+			t.Errorf("the root and the bytes of the masked /proc/kcore: %q, want \"read-only 0\"", got)
+		}
+		finalize, taken := phases(events)
+		if finalize.StartUs >= taken.StartUs {
+			t.Errorf("rootfs-finalize at %.0f us, once taken (%.0f us): want it while the process waits", finalize.StartUs, taken.StartUs)
+		}
+	})
+	t.Run("cwd made", func(t *testing.T) {
+		t.Parallel()
+		b := newBundle(t)
+		b.Spec.Root.Readonly = true
+		b.Spec.Process.Cwd = "/made/cwd"
+		b.Spec.Process.Args = []string{"pwd"}
+		id := b.newID()
+		b.writeSpec(id)
+		out, events := b.traced("run", "--bundle", b.Dir, id)
+		if strings.TrimSpace(out) != "/made/cwd" {
+			t.Errorf("pwd: %q, want /made/cwd", out)
+		}
+		if fi, err := os.Stat(filepath.Join(b.Rootfs, "made", "cwd")); err != nil || !fi.IsDir() {
+			t.Errorf("the cwd in the image: %v", err)
+		}
+		finalize, taken := phases(events)
+		if finalize.StartUs < taken.StartUs+taken.DurUs {
+			t.Errorf("rootfs-finalize at %.0f us, before the process was taken (%.0f us) and its cwd made", finalize.StartUs, taken.StartUs+taken.DurUs)
+		}
+	})
+}
