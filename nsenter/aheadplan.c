@@ -1813,6 +1813,11 @@ void husk_ahead_forget_cgroup(struct husk_ahead_cgroup *cg)
 	cg->n = 0;
 }
 
+int husk_ahead_cgroup_parent(const struct husk_ahead_cgroup *cg, int i)
+{
+	return cg->made[i].parent;
+}
+
 char *husk_ahead_cgroup_paths(const struct husk_ahead_cgroup *cg, size_t *len)
 {
 	size_t n = 0;
@@ -1832,7 +1837,7 @@ char *husk_ahead_cgroup_paths(const struct husk_ahead_cgroup *cg, size_t *len)
 	return buf;
 }
 
-int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, size_t len, int n)
+int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, size_t len, int n, int *parents)
 {
 	const char *p = paths, *end = paths + len;
 
@@ -1842,8 +1847,16 @@ int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, siz
 		return -1;
 	for (int i = 0; i < n; i++) {
 		const char *nul = memchr(p, '\0', (size_t)(end - p));
-		if (!nul || p[0] != '/' || made_add(p, cg->made, &cg->n) < 0)
+		struct made_dir *m = &cg->made[cg->n];
+		char *slash;
+
+		if (!nul || p[0] != '/' || !(m->path = strdup(p)))
 			return -1;
+		slash = strrchr(m->path, '/');
+		m->name = slash + 1;
+		m->parent = parents[i];
+		parents[i] = -1;
+		cg->n++;
 		p = nul + 1;
 	}
 	return p == end ? 0 : -1;

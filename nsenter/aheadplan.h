@@ -63,10 +63,17 @@ void husk_ahead_forget_cgroup(struct husk_ahead_cgroup *cg);
  * NUL-ended (*len bytes, malloc'd): husk's constructor makes the cgroup
  * and the stage removes it unless create takes the process.
  * husk_ahead_adopt_cgroup makes cg the n directories of such a list, to
- * remove: -1 when the list is not n absolute paths (cg then has those
- * read before, for husk_ahead_remove_cgroup). */
+ * remove, with parents[i] an fd of the parent of the i-th (which cg then
+ * owns: parents[i] becomes -1); -1 when the list is not n absolute paths
+ * (cg then has those read before, for husk_ahead_remove_cgroup). The fds
+ * come with the list (husk_ahead_cgroup_parents): the process's
+ * pivot_root moves the stage's root, and opening them again would cost
+ * the stage as much as making them cost husk's constructor. */
 char *husk_ahead_cgroup_paths(const struct husk_ahead_cgroup *cg, size_t *len);
-int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, size_t len, int n);
+int husk_ahead_adopt_cgroup(struct husk_ahead_cgroup *cg, const char *paths, size_t len, int n, int *parents);
+/* husk_ahead_cgroup_parent returns the fd of the parent of cg's i-th
+ * directory, which husk_ahead_make_cgroup opened (O_PATH). */
+int husk_ahead_cgroup_parent(const struct husk_ahead_cgroup *cg, int i);
 
 /* husk_abs_path is filepath.Abs(p) as the Go runtime computes it, with
  * pwd the process's $PWD (NULL or wrong: the real working directory). */

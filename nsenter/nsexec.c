@@ -21,6 +21,7 @@
  *   _HUSK_GIDMAP      gid_map contents
  *   _HUSK_TIMENS      timens_offsets contents, when a time ns is created
  *   _HUSK_CGROUP_TASKS lines: cgroup v1 "tasks" files to join
+ *   _HUSK_CGROUP_TASKFDS fds of such files, open already (comma-separated)
  *   _HUSK_CGROUP2     the cgroup v2 directory to join
  *   _HUSK_OOMSCOREADJ process.oomScoreAdj: written by stage0 to the host's
  *                     /proc/self/oom_score_adj before any setns (a procfs
@@ -335,8 +336,18 @@ static void new_userns(int cgfd)
  * container process) and opens the v2 directory for clone3. */
 static void join_cgroups(int *cgfd)
 {
-	const char *s = getenv("_HUSK_CGROUP_TASKS");
+	const char *s = getenv("_HUSK_CGROUP_TASKFDS");
 
+	/* Opened by husk's constructor for a process set up ahead. */
+	while (s && *s) {
+		char *next;
+		int fd = (int)strtol(s, &next, 10);
+		if (next == s || write(fd, "0", 1) != 1)
+			bail(1, "join cgroup: write to fd %d", fd);
+		close(fd);
+		s = *next == ',' ? next + 1 : NULL;
+	}
+	s = getenv("_HUSK_CGROUP_TASKS");
 	if (s && *s) {
 		char *files = strdup(s);
 		if (!files)
@@ -902,16 +913,31 @@ static struct {
 	size_t dirs_len;
 	int ndirs, memory, unified, flags;
 	long long times[3]; /* planned (start, end), cgroup made (end) */
+	/* With the message: per directory, its v1 tasks file (O_WRONLY) or,
+	 * the unified one, the directory; -1 once handed on or closed. */
+	int fds[HUSK_STAGE_MAXFDS], nfds, nmade;
 } given;
 
-/* given_dir is the directory of hierarchy i. */
-static const char *given_dir(int i)
+/* take_given_fd hands over the fd the "plan" message brought for
+ * directory i (-1 for i < 0). */
+static int take_given_fd(int i)
 {
-	const char *d = given.dirs;
+	int fd;
 
-	while (i-- > 0)
-		d += strlen(d) + 1;
-	return d;
+	if (i < 0 || given.nmade + i >= given.nfds)
+		return -1;
+	fd = given.fds[given.nmade + i];
+	given.fds[given.nmade + i] = -1;
+	return fd;
+}
+
+/* close_given closes the fds the "plan" message brought that are left. */
+static void close_given(void)
+{
+	for (int i = 0; i < given.nfds; i++)
+		if (given.fds[i] >= 0)
+			close(given.fds[i]);
+	given.nfds = 0;
 }
 
 /* take_plan reads the "plan" message into given and the cgroup it lists
@@ -920,6 +946,13 @@ static const char *given_dir(int i)
 static int take_plan(const char **why)
 {
 	static char no[128];
+	union {
+		char space[CMSG_SPACE(HUSK_STAGE_MAXFDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { 0 };
+	struct iovec iov;
+	struct cmsghdr *c;
 	char head[1], *d, *end, *m;
 	ssize_t n;
 	int nmade, off = 0;
@@ -934,10 +967,25 @@ static int take_plan(const char **why)
 	*why = "no plan from husk";
 	if (n <= 0 || !(given.msg = malloc((size_t)n + 1)))
 		return -1;
+	iov = (struct iovec){ given.msg, (size_t)n };
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.space;
+	mh.msg_controllen = sizeof(ctl.space);
 	do {
-		n = recv(0, given.msg, (size_t)n, 0);
+		n = recvmsg(0, &mh, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			if (k > HUSK_STAGE_MAXFDS - given.nfds)
+				k = HUSK_STAGE_MAXFDS - given.nfds;
+			memcpy(given.fds + given.nfds, CMSG_DATA(c), (size_t)k * sizeof(int));
+			given.nfds += k;
+		}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		return -1;
 	given.msg[n] = '\0';
 	if (!strncmp(given.msg, "plan no ", 8)) {
@@ -950,7 +998,8 @@ static int take_plan(const char **why)
 	*why = "bad plan message";
 	if (sscanf(given.msg, "plan ok %lld %lld %lld %d %d %d %d %d\n%n", &given.times[0], &given.times[1],
 		   &given.times[2], &given.ndirs, &nmade, &given.memory, &given.unified, &given.flags, &off) != 8 ||
-	    !off || given.ndirs < 0 || nmade < 0 || given.memory >= given.ndirs || given.unified >= given.ndirs)
+	    !off || given.ndirs < 0 || nmade < 0 || given.memory >= given.ndirs || given.unified >= given.ndirs ||
+	    given.nfds != nmade + given.ndirs)
 		return -1;
 	/* The directories, those made (parents first), the cwd, then the
 	 * plan. */
@@ -971,7 +1020,9 @@ static int take_plan(const char **why)
 			return -1;
 		m = nul + 1;
 	}
-	if (husk_ahead_adopt_cgroup(&ahead.cg, d, (size_t)(m - d), nmade) < 0)
+	/* The fds: the made directories' parents, then one per directory. */
+	given.nmade = nmade;
+	if (husk_ahead_adopt_cgroup(&ahead.cg, d, (size_t)(m - d), nmade, given.fds) < 0)
 		return -1;
 	d = memchr(m, '\0', (size_t)(end - m));
 	if (!d)
@@ -995,9 +1046,9 @@ static int take_plan(const char **why)
  * does not. args: TID OPTS. */
 static int speculate(char **args, int flags, void *stack, const char **why)
 {
-	char path[PATH_MAX], head[128];
+	char head[128];
 	const char *opts = args[1];
-	int sv[2], cgfd = -1, memfd = -1, n, i;
+	int sv[2], cgfd = -1, memfd = -1, n, i, tasks_from = 0, tasks_to = 0;
 	ssize_t r;
 	struct msghdr mh = { 0 };
 	struct iovec iov[3];
@@ -1010,14 +1061,9 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	if (take_plan(why) < 0)
 		goto undo;
 	*why = "out of memory";
-	if (given.unified >= 0 &&
-	    (cgfd = openat(AT_FDCWD, given_dir(given.unified), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		goto undo;
-	if (given.memory >= 0) {
-		snprintf(path, sizeof(path), "%s/tasks", given_dir(given.memory));
-		if ((memfd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC)) < 0)
-			goto undo;
-	}
+	/* Opened by husk's constructor (open_cgroup_fds in stage.c). */
+	cgfd = take_given_fd(given.unified);
+	memfd = take_given_fd(given.memory);
 	if (!thread_gone(atoi(args[0]))) {
 		*why = "husk's thread that started the stage is still running";
 		goto undo;
@@ -1050,22 +1096,26 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	 * in it in every hierarchy, the memory one included (late). */
 	if (given.flags & CLONE_NEWCGROUP)
 		env_add("_HUSK_LATE_CGROUPNS=1");
+	tasks_from = go.nfds;
 	{
 		/* The v1 tasks files but memory's, which the process joins
-		 * last (cgroups.JoinSpec). */
-		char tasks[8192];
+		 * last (cgroups.JoinSpec): open already, its fds. */
+		char tasks[1024];
 		size_t off = 0;
 		for (i = 0; i < given.ndirs; i++) {
 			if (i == given.memory || i == given.unified)
 				continue;
-			off += (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%s/tasks", off ? "\n" : "",
-						given_dir(i));
+			if (go.nfds >= HUSK_STAGE_MAXFDS - 1)
+				goto undo_sock;
+			off += (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%d", off ? "," : "", go.nfds);
 			if (off >= sizeof(tasks))
 				goto undo_sock;
+			go.fds[go.nfds++] = take_given_fd(i);
 		}
 		if (off)
-			env_add("_HUSK_CGROUP_TASKS=%s", tasks);
+			env_add("_HUSK_CGROUP_TASKFDS=%s", tasks);
 	}
+	tasks_to = go.nfds;
 	go.cg = -1;
 	if (cgfd >= 0) {
 		go.cg = go.nfds;
@@ -1094,6 +1144,8 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	close(sv[0]);
 	if (r < 0) {
 		close(sv[1]);
+		for (i = tasks_from; i < tasks_to; i++)
+			close(go.fds[i]);
 		goto undo;
 	}
 	ahead.pid = stage_clone(cgfd, stack);
@@ -1102,6 +1154,8 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 		close(cgfd);
 	if (memfd >= 0)
 		close(memfd);
+	for (i = tasks_from; i < tasks_to; i++)
+		close(go.fds[i]);
 	if (ahead.pid < 0) {
 		/* husk sees the socket close before a PID: it drops. */
 		return 0;
@@ -1112,11 +1166,14 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 undo_sock:
 	close(sv[0]);
 	close(sv[1]);
+	for (i = tasks_from; i < go.nfds; i++)
+		close(go.fds[i]);
 undo:
 	if (cgfd >= 0)
 		close(cgfd);
 	if (memfd >= 0)
 		close(memfd);
+	close_given();
 	husk_ahead_remove_cgroup(&ahead.cg);
 	husk_ahead_plan_bytes = NULL;
 	husk_ahead_cwd = NULL;
