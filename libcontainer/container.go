@@ -192,7 +192,8 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	if ch, err = takeSetUpAhead(s, fifo); err != nil {
 		return nil, err
 	}
-	if ch == nil {
+	ahead := ch != nil
+	if !ahead {
 		if ch, err = spawn(s); err != nil {
 			return nil, err
 		}
@@ -203,6 +204,15 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 	}
 	st.fast = newFastRecord(cfg, c.mgr)
 	c.state = st
+	hs := &handshake{resourcesSet: c.mgr == nil}
+	// A process set up ahead said it was prepared before it was taken,
+	// usually: the limits and, for run, "start" go first, for it to find
+	// once ready, and the state is staged after.
+	if ahead {
+		if err := c.initHandshake(ch, opts, hs, true); err != nil {
+			return nil, err
+		}
+	}
 	// The config file is written and the state file staged while the
 	// child sets itself up on another CPU (the parent would only wait);
 	// only the state file's rename, the commit point, waits for "ready".
@@ -215,7 +225,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (_ *Containe
 		return nil, err
 	}
 	endInit := c.trace.Begin("init")
-	err = c.initHandshake(ch, opts)
+	err = c.initHandshake(ch, opts, hs, false)
 	endInit()
 	if err != nil {
 		unix.Unlink(tmp)
@@ -269,8 +279,15 @@ func (c *Container) stageState(pid int) (string, error) {
 	return c.state.prepare(c.dir)
 }
 
-// initHandshake serves the child's requests until it reports ready.
-func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
+// handshake is where create's talk with its child is: initHandshake may
+// be called twice.
+type handshake struct {
+	resourcesSet, prepared, ready bool
+}
+
+// initHandshake serves the child's requests until it reports ready or,
+// with untilPrepared, prepared (a process set up ahead, see msgPrepared).
+func (c *Container) initHandshake(ch *child, opts *CreateOpts, hs *handshake, untilPrepared bool) error {
 	// The cgroup's limits go in once the process has set itself up, or
 	// before the first hook runs (which may look at them), as runc does:
 	// the child is already in the cgroup, and rewriting its device rules
@@ -282,16 +299,15 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 	// it could already be starting. It joins the memory cgroup only after that (see
 	// nsenter/execplan.c), so a small memory limit does not count its
 	// set-up either way.
-	resourcesSet := c.mgr == nil
 	setResources := func() error {
-		if resourcesSet {
+		if hs.resourcesSet {
 			return nil
 		}
-		resourcesSet = true
+		hs.resourcesSet = true
 		defer c.trace.Begin("cgroup-set")()
 		return c.mgr.Set(cgroupResources(c.state.Config))
 	}
-	for {
+	for !hs.ready && !(untilPrepared && hs.prepared) {
 		m, files, err := recvSync(ch.sock)
 		if err != nil {
 			return err
@@ -332,6 +348,7 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 				return err
 			}
 		case msgPrepared:
+			hs.prepared = true
 			if err := setResources(); err != nil {
 				return err
 			}
@@ -349,14 +366,18 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts) error {
 				}
 			}
 		case msgReady:
+			hs.ready = true
 			c.trace.merge(m.Msg)
-			return setResources()
+			if err := setResources(); err != nil {
+				return err
+			}
 		case msgError:
 			return errors.New(m.Msg)
 		default:
 			return fmt.Errorf("unexpected message %q from container init", m.Type)
 		}
 	}
+	return nil
 }
 
 // sendSeccompFd hands the seccomp notify fd of process pid (the init, or

@@ -50,11 +50,11 @@ package libcontainer
 //	plan:
 //	{"type":"plan","msg":"fifo"?}+memfd (and {"type":"fifo"}+fd) ---->
 //	then on as below. When the parts differ, create kills it and the
-//	stage removes the cgroup. Having taken it, create reads "prepared":
-//	cgroup Set(resources), and with
-//	CreateOpts.StartEarly (`husk run`)
+//	stage removes the cgroup. Having taken it, create reads "prepared"
+//	first (serving the hooks before it, below): cgroup Set(resources),
+//	and with CreateOpts.StartEarly (`husk run`)
 //	{"type":"start"} ----------------->  (read once it is ready, below)
-//	while it goes on with its credentials...
+//	then stages the state file while it goes on with its credentials...
 //
 //	reap stage0/stage1                    stage2: waits for "pid2" to be sent;
 //	                                      non-dumpable; unshare(CLONE_NEWCGROUP)
