@@ -21,7 +21,6 @@
  *   _HUSK_GIDMAP      gid_map contents
  *   _HUSK_TIMENS      timens_offsets contents, when a time ns is created
  *   _HUSK_CGROUP_TASKS lines: cgroup v1 "tasks" files to join
- *   _HUSK_CGROUP_TASKFDS fds of such files, open already (comma-separated)
  *   _HUSK_CGROUP2     the cgroup v2 directory to join
  *   _HUSK_OOMSCOREADJ process.oomScoreAdj: written by stage0 to the host's
  *                     /proc/self/oom_score_adj before any setns (a procfs
@@ -336,18 +335,8 @@ static void new_userns(int cgfd)
  * container process) and opens the v2 directory for clone3. */
 static void join_cgroups(int *cgfd)
 {
-	const char *s = getenv("_HUSK_CGROUP_TASKFDS");
+	const char *s = getenv("_HUSK_CGROUP_TASKS");
 
-	/* Opened by husk's constructor for a process set up ahead. */
-	while (s && *s) {
-		char *next;
-		int fd = (int)strtol(s, &next, 10);
-		if (next == s || write(fd, "0", 1) != 1)
-			bail(1, "join cgroup: write to fd %d", fd);
-		close(fd);
-		s = *next == ',' ? next + 1 : NULL;
-	}
-	s = getenv("_HUSK_CGROUP_TASKS");
 	if (s && *s) {
 		char *files = strdup(s);
 		if (!files)
@@ -913,22 +902,19 @@ static struct {
 	size_t dirs_len;
 	int ndirs, memory, unified, flags;
 	long long times[3]; /* planned (start, end), cgroup made (end) */
-	/* With the message: per directory, its v1 tasks file (O_WRONLY) or,
-	 * the unified one, the directory; -1 once handed on or closed. */
-	int fds[HUSK_STAGE_MAXFDS], nfds, nmade;
+	/* With the message: fds of the parents of the directories husk's
+	 * constructor made (-1 once adopted, see husk_ahead_adopt_cgroup). */
+	int fds[HUSK_STAGE_MAXFDS], nfds;
 } given;
 
-/* take_given_fd hands over the fd the "plan" message brought for
- * directory i (-1 for i < 0). */
-static int take_given_fd(int i)
+/* given_dir is the directory of hierarchy i. */
+static const char *given_dir(int i)
 {
-	int fd;
+	const char *d = given.dirs;
 
-	if (i < 0 || given.nmade + i >= given.nfds)
-		return -1;
-	fd = given.fds[given.nmade + i];
-	given.fds[given.nmade + i] = -1;
-	return fd;
+	while (i-- > 0)
+		d += strlen(d) + 1;
+	return d;
 }
 
 /* close_given closes the fds the "plan" message brought that are left. */
@@ -999,7 +985,7 @@ static int take_plan(const char **why)
 	if (sscanf(given.msg, "plan ok %lld %lld %lld %d %d %d %d %d\n%n", &given.times[0], &given.times[1],
 		   &given.times[2], &given.ndirs, &nmade, &given.memory, &given.unified, &given.flags, &off) != 8 ||
 	    !off || given.ndirs < 0 || nmade < 0 || given.memory >= given.ndirs || given.unified >= given.ndirs ||
-	    given.nfds != nmade + given.ndirs)
+	    given.nfds != nmade)
 		return -1;
 	/* The directories, those made (parents first), the cwd, then the
 	 * plan. */
@@ -1020,8 +1006,7 @@ static int take_plan(const char **why)
 			return -1;
 		m = nul + 1;
 	}
-	/* The fds: the made directories' parents, then one per directory. */
-	given.nmade = nmade;
+	/* The fds are the made directories' parents. */
 	if (husk_ahead_adopt_cgroup(&ahead.cg, d, (size_t)(m - d), nmade, given.fds) < 0)
 		return -1;
 	d = memchr(m, '\0', (size_t)(end - m));
@@ -1046,9 +1031,9 @@ static int take_plan(const char **why)
  * does not. args: TID OPTS. */
 static int speculate(char **args, int flags, void *stack, const char **why)
 {
-	char head[128];
+	char path[PATH_MAX], head[128];
 	const char *opts = args[1];
-	int sv[2], cgfd = -1, memfd = -1, n, i, tasks_from = 0, tasks_to = 0;
+	int sv[2], cgfd = -1, memfd = -1, n, i;
 	ssize_t r;
 	struct msghdr mh = { 0 };
 	struct iovec iov[3];
@@ -1061,9 +1046,14 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	if (take_plan(why) < 0)
 		goto undo;
 	*why = "out of memory";
-	/* Opened by husk's constructor (open_cgroup_fds in stage.c). */
-	cgfd = take_given_fd(given.unified);
-	memfd = take_given_fd(given.memory);
+	if (given.unified >= 0 &&
+	    (cgfd = openat(AT_FDCWD, given_dir(given.unified), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto undo;
+	if (given.memory >= 0) {
+		snprintf(path, sizeof(path), "%s/tasks", given_dir(given.memory));
+		if ((memfd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC)) < 0)
+			goto undo;
+	}
 	if (!thread_gone(atoi(args[0]))) {
 		*why = "husk's thread that started the stage is still running";
 		goto undo;
@@ -1096,26 +1086,22 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	 * in it in every hierarchy, the memory one included (late). */
 	if (given.flags & CLONE_NEWCGROUP)
 		env_add("_HUSK_LATE_CGROUPNS=1");
-	tasks_from = go.nfds;
 	{
 		/* The v1 tasks files but memory's, which the process joins
-		 * last (cgroups.JoinSpec): open already, its fds. */
-		char tasks[1024];
+		 * last (cgroups.JoinSpec). */
+		char tasks[8192];
 		size_t off = 0;
 		for (i = 0; i < given.ndirs; i++) {
 			if (i == given.memory || i == given.unified)
 				continue;
-			if (go.nfds >= HUSK_STAGE_MAXFDS - 1)
-				goto undo_sock;
-			off += (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%d", off ? "," : "", go.nfds);
+			off += (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%s/tasks", off ? "\n" : "",
+						given_dir(i));
 			if (off >= sizeof(tasks))
 				goto undo_sock;
-			go.fds[go.nfds++] = take_given_fd(i);
 		}
 		if (off)
-			env_add("_HUSK_CGROUP_TASKFDS=%s", tasks);
+			env_add("_HUSK_CGROUP_TASKS=%s", tasks);
 	}
-	tasks_to = go.nfds;
 	go.cg = -1;
 	if (cgfd >= 0) {
 		go.cg = go.nfds;
@@ -1144,8 +1130,6 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 	close(sv[0]);
 	if (r < 0) {
 		close(sv[1]);
-		for (i = tasks_from; i < tasks_to; i++)
-			close(go.fds[i]);
 		goto undo;
 	}
 	ahead.pid = stage_clone(cgfd, stack);
@@ -1154,8 +1138,6 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 		close(cgfd);
 	if (memfd >= 0)
 		close(memfd);
-	for (i = tasks_from; i < tasks_to; i++)
-		close(go.fds[i]);
 	if (ahead.pid < 0) {
 		/* husk sees the socket close before a PID: it drops. */
 		return 0;
@@ -1166,8 +1148,6 @@ static int speculate(char **args, int flags, void *stack, const char **why)
 undo_sock:
 	close(sv[0]);
 	close(sv[1]);
-	for (i = tasks_from; i < go.nfds; i++)
-		close(go.fds[i]);
 undo:
 	if (cgfd >= 0)
 		close(cgfd);

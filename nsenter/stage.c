@@ -130,21 +130,11 @@ static struct {
 	char *msg;   /* the message, once made */
 	size_t len;
 	struct husk_ahead_cgroup cg;
-	int *dirfds; /* what the process needs of each directory */
-	int ndirfds;
 } planmsg = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* close_fds closes and frees n fds. */
-static void close_fds(int *fds, int n)
-{
-	for (int i = 0; fds && i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(fds);
-}
-
 /* send_plan sends the message with, as SCM_RIGHTS, the fds of the made
- * directories' parents (to remove them by) and those of dirfds. */
+ * directories' parents, which the stage removes them by: it would take it
+ * as long to open them again as it took this thread to make them. */
 static int send_plan(void)
 {
 	union {
@@ -153,7 +143,7 @@ static int send_plan(void)
 	} ctl;
 	struct iovec iov = { planmsg.msg, planmsg.len };
 	struct msghdr mh = { 0 };
-	int n = planmsg.cg.n + planmsg.ndirfds, *fds;
+	int n = planmsg.cg.n, *fds;
 	ssize_t r;
 
 	if (n > HUSK_STAGE_MAXFDS)
@@ -170,10 +160,8 @@ static int send_plan(void)
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
 		fds = (int *)(void *)CMSG_DATA(c);
-		for (int i = 0; i < planmsg.cg.n; i++)
+		for (int i = 0; i < n; i++)
 			fds[i] = husk_ahead_cgroup_parent(&planmsg.cg, i);
-		for (int i = 0; i < planmsg.ndirfds; i++)
-			fds[planmsg.cg.n + i] = planmsg.dirfds[i];
 	}
 	while ((r = sendmsg(stage.sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
@@ -188,39 +176,9 @@ static void plan_deliver(void)
 		husk_ahead_remove_cgroup(&planmsg.cg);
 	/* The stage removes what was made, unless create takes it. */
 	husk_ahead_forget_cgroup(&planmsg.cg);
-	close_fds(planmsg.dirfds, planmsg.ndirfds);
-	planmsg.dirfds = NULL;
-	planmsg.ndirfds = 0;
 	if (planmsg.msg != plan_oom)
 		free(planmsg.msg);
 	planmsg.msg = NULL;
-}
-
-/* open_cgroup_fds opens what the process the stage clones needs of each of
- * the plan's directories: the v1 tasks file it joins by writing to it, the
- * cgroup v2 directory it is cloned into (~0.15 ms in all here, on this
- * thread rather than on the stage's: the Go runtime's start on this CPU is
- * usually done before the process is ready to be taken). */
-static int *open_cgroup_fds(const struct husk_ahead_plan *p)
-{
-	int *fds = calloc((size_t)p->ndirs + 1, sizeof(int));
-	char path[PATH_MAX];
-
-	if (!fds)
-		return NULL;
-	for (int i = 0; i < p->ndirs; i++) {
-		if (i == p->unified)
-			fds[i] = openat(AT_FDCWD, p->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		else if (snprintf(path, sizeof(path), "%s/tasks", p->dirs[i]) < (int)sizeof(path))
-			fds[i] = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
-		else
-			fds[i] = -1;
-		if (fds[i] < 0) {
-			close_fds(fds, i);
-			return NULL;
-		}
-	}
-	return fds;
 }
 
 int husk_stage_ahead_start(int exe_fd, int flags, const unsigned char *cpus, size_t cpus_len,
@@ -349,7 +307,6 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 	struct husk_ahead_cgroup cg = { 0 };
 	const char *no = NULL;
 	char *bundle = NULL, *mountinfo = NULL, *made = NULL, *msg = NULL;
-	int *dirfds = NULL, ndirfds = 0;
 	size_t milen = 0, made_len = 0, dirs_len = 0, n = 0;
 	long long start = xp_now_ns(), planned = 0, end, mi_read = 0;
 	struct statfs sfs;
@@ -382,10 +339,6 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 				no = "namespaces";
 			else if (husk_ahead_make_cgroup(&plan, &cg) < 0)
 				no = errno == EEXIST ? "the cgroup exists" : "cannot make the cgroup";
-			else if (!(dirfds = open_cgroup_fds(&plan)))
-				no = "cannot open the cgroup";
-			else
-				ndirfds = plan.ndirs;
 		}
 	}
 	end = xp_now_ns();
@@ -420,9 +373,6 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 	}
 	if (no) {
 		/* The stage waits for an answer, whatever it is. */
-		close_fds(dirfds, ndirfds);
-		dirfds = NULL;
-		ndirfds = 0;
 		husk_ahead_remove_cgroup(&cg);
 		free(msg);
 		msg = malloc(strlen(no) + 10);
@@ -436,8 +386,6 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 	planmsg.msg = msg;
 	planmsg.len = n;
 	planmsg.cg = cg;
-	planmsg.dirfds = dirfds;
-	planmsg.ndirfds = ndirfds;
 	if (planmsg.spawned)
 		plan_deliver();
 	pthread_mutex_unlock(&planmsg.lock);
