@@ -31,16 +31,10 @@ func TestSetUpAheadCreatesOnlyOnceTaken(t *testing.T) {
 		if strings.TrimSpace(out) != "1" {
 			t.Errorf("mounts on /made/here: %q, want 1", out)
 		}
-		var taken, prepared *traceEvent
-		for i := range events {
-			switch e := &events[i]; {
-			case e.Process == "init" && e.Name == "ahead-taken":
-				taken = e
-			case e.Process == "init" && e.Name == "rootfs-prepare":
-				prepared = e
-			}
-		}
-		if taken == nil || prepared == nil {
+		at := phasesOf(events, "init")
+		taken, okTaken := at["ahead-taken"]
+		prepared, okPrepared := at["rootfs-prepare"]
+		if !okTaken || !okPrepared {
 			t.Fatalf("init phases %v: want ahead-taken and rootfs-prepare", events)
 		}
 		if taken.StartUs >= prepared.StartUs+prepared.DurUs {
@@ -113,12 +107,7 @@ func TestSetUpAheadCgroupBeforeRuntime(t *testing.T) {
 	id := b.newID()
 	b.writeSpec(id)
 	_, events := b.traced("run", "--bundle", b.Dir, id)
-	at := map[string]traceEvent{}
-	for _, e := range events {
-		if e.Process == "husk" {
-			at[e.Name] = e
-		}
-	}
+	at := phasesOf(events, "husk")
 	cg, made := at["cgroup-ahead"]
 	total, ok := at["total"]
 	if _, taken := at["take-ahead"]; !made || !ok || !taken {
@@ -180,15 +169,6 @@ func TestSetUpAheadStartsEarly(t *testing.T) {
 	}
 	t.Parallel()
 	pids := int64(42)
-	spans := func(events []traceEvent) map[string]traceEvent {
-		at := map[string]traceEvent{}
-		for _, e := range events {
-			if e.Process == "husk" {
-				at[e.Name] = e
-			}
-		}
-		return at
-	}
 	t.Run("run", func(t *testing.T) {
 		t.Parallel()
 		b := newBundle(t)
@@ -208,7 +188,7 @@ func TestSetUpAheadStartsEarly(t *testing.T) {
 		if got := strings.Join(lines(out), " "); got != "42 null-ok tun-denied" {
 			t.Errorf("the program saw %q, want the pids limit and device rules in place (42 null-ok tun-denied)", got)
 		}
-		at := spans(events)
+		at := phasesOf(events, "husk")
 		early, ok := at["start-early"]
 		set, setOK := at["cgroup-set"]
 		initSpan, initOK := at["init"]
@@ -231,7 +211,7 @@ func TestSetUpAheadStartsEarly(t *testing.T) {
 		b.writeSpec(id)
 		pidFile := filepath.Join(t.TempDir(), "pid")
 		_, events := b.traced("run", "--pid-file", pidFile, "--bundle", b.Dir, id)
-		if _, early := spans(events)["start-early"]; early {
+		if _, early := phasesOf(events, "husk")["start-early"]; early {
 			t.Errorf("phases %v: started early, before run wrote %s", events, pidFile)
 		}
 		if data, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(data)) == "" {
@@ -251,16 +231,11 @@ func TestSetUpAheadFinalizesBeforeTaken(t *testing.T) {
 		t.Skip("the husk binary sets processes up ahead with two CPUs or more, on a cgroup v1 or hybrid host")
 	}
 	t.Parallel()
-	phases := func(events []traceEvent) (finalize, taken *traceEvent) {
-		for i := range events {
-			switch e := &events[i]; {
-			case e.Process == "init" && e.Name == "rootfs-finalize":
-				finalize = e
-			case e.Process == "init" && e.Name == "ahead-taken":
-				taken = e
-			}
-		}
-		if finalize == nil || taken == nil {
+	phases := func(events []traceEvent) (finalize, taken traceEvent) {
+		at := phasesOf(events, "init")
+		finalize, okFinalize := at["rootfs-finalize"]
+		taken, okTaken := at["ahead-taken"]
+		if !okFinalize || !okTaken {
 			t.Fatalf("init phases %v: want rootfs-finalize and ahead-taken", events)
 		}
 		return finalize, taken
@@ -301,4 +276,16 @@ func TestSetUpAheadFinalizesBeforeTaken(t *testing.T) {
 			t.Errorf("rootfs-finalize at %.0f us, before the process was taken (%.0f us) and its cwd made", finalize.StartUs, taken.StartUs+taken.DurUs)
 		}
 	})
+}
+
+// phasesOf returns the phases of process ("husk" or "init") in a trace,
+// by name.
+func phasesOf(events []traceEvent, process string) map[string]traceEvent {
+	at := map[string]traceEvent{}
+	for _, e := range events {
+		if e.Process == process {
+			at[e.Name] = e
+		}
+	}
+	return at
 }
