@@ -279,8 +279,8 @@ func (c *Container) stageState(pid int) (string, error) {
 	return c.state.prepare(c.dir)
 }
 
-// handshake is where create's talk with its child is: initHandshake may
-// be called twice.
+// handshake is the state of create's talk with its child, which
+// initHandshake serves, for a process set up ahead in two parts.
 type handshake struct {
 	resourcesSet, prepared, ready bool
 }
@@ -296,9 +296,9 @@ func (c *Container) initHandshake(ch *child, opts *CreateOpts, hs *handshake, un
 	// process set up ahead says when it is past them ("prepared", read
 	// once create has taken it): the limits then go in while it finishes
 	// its set-up, which opens no device, rather than after "ready", when
-	// it could already be starting. It joins the memory cgroup only after that (see
-	// nsenter/execplan.c), so a small memory limit does not count its
-	// set-up either way.
+	// it could already be starting. It joins the memory cgroup only
+	// after that (see nsenter/execplan.c), so a small memory limit does
+	// not count its set-up either way.
 	setResources := func() error {
 		if hs.resourcesSet {
 			return nil
