@@ -124,17 +124,12 @@ func directFlags(cfg *configs.Config) (flags int, direct bool) {
 
 // takeAheadStage returns the stage that made the container's namespaces
 // before the husk binary's Go runtime started (nsenter.AheadStage), if
-// there is one, and has the mountinfo husk's constructor or the stage read
-// be this process's (the cgroup hierarchies, which directFlags already
-// needs).
+// there is one, and has the mountinfo it read be this process's (the
+// cgroup hierarchies, which directFlags already needs).
 func takeAheadStage(tr *Trace) *nsenter.AheadStage {
 	st := nsenter.TakeAheadStage()
 	if st != nil {
-		mi, read := nsenter.AheadMountinfo()
-		if mi == nil {
-			mi, read = st.Mountinfo()
-		}
-		if mi != nil {
+		if mi, read := st.Mountinfo(); mi != nil {
 			selfmounts.Provide(mi)
 			tr.span("mountinfo-ahead", read[0], read[1])
 		}

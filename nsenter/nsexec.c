@@ -814,8 +814,7 @@ static void send_mountinfo(void)
 
 /* husk_ahead_stage is `husk-init ahead FLAGS CPUS`: the stage the husk
  * binary starts before its Go runtime does (nsenter/stage.c), with its
- * socket at fd 0. It sends husk's mountinfo (send_mountinfo; as `husk-init
- * ahead FLAGS CPUS TID OPTS`, below, husk's constructor has it), unshares
+ * socket at fd 0. It sends husk's mountinfo (send_mountinfo), unshares
  * the container's new namespaces (FLAGS, CLONE_NEW*, never user, time or
  * cgroup; a new PID namespace is its children's) while husk starts, says
  * when it made them ("made START END", for --trace), reads CPUS (hex
@@ -1191,9 +1190,7 @@ int husk_ahead_stage(int argc, char **argv)
 	 * ahead, husk's stdio at 1 to 3: husk's stdout and stderr must not
 	 * stay open for longer. */
 	syscall(SYS_close_range, spec ? 4 : 1, ~0U, 0);
-	/* With a spec, husk's constructor read it already, for the plan. */
-	if (!spec)
-		send_mountinfo();
+	send_mountinfo();
 	start = xp_now_ns();
 	if (unshare(flags) < 0)
 		bail(1, "unshare namespaces (flags %#x)", flags);

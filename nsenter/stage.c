@@ -278,28 +278,6 @@ fail:
 	return NULL;
 }
 
-/* The mountinfo husk_stage_plan_ahead read for the plan, and when: create
- * needs it too (the cgroup hierarchies), and takes it once
- * (husk_stage_take_mountinfo) rather than read it again. */
-static struct {
-	char *text;
-	size_t len;
-	long long start, end;
-} plan_mountinfo;
-
-int husk_stage_take_mountinfo(char **text, size_t *len, long long *start, long long *end)
-{
-	char *t = __atomic_exchange_n(&plan_mountinfo.text, NULL, __ATOMIC_ACQ_REL);
-
-	if (!t)
-		return -1;
-	*text = t;
-	*len = plan_mountinfo.len;
-	*start = plan_mountinfo.start;
-	*end = plan_mountinfo.end;
-	return 0;
-}
-
 void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct husk_stage_spec *spec)
 {
 	struct husk_ahead_in in = { 0 };
@@ -308,7 +286,7 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 	const char *no = NULL;
 	char *bundle = NULL, *mountinfo = NULL, *made = NULL, *msg = NULL;
 	size_t milen = 0, made_len = 0, dirs_len = 0, n = 0;
-	long long start = xp_now_ns(), planned = 0, end, mi_read = 0;
+	long long start = xp_now_ns(), planned = 0, end;
 	struct statfs sfs;
 	struct stat st;
 	int have_plan = 0;
@@ -316,11 +294,9 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 	if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
 		no = "a cgroup v2 host";
 	} else if (!(bundle = husk_abs_path(spec->bundle, spec->pwd)) ||
-		   (mi_read = xp_now_ns(), !(mountinfo = read_text("/proc/self/mountinfo", &milen)))) {
+		   !(mountinfo = read_text("/proc/self/mountinfo", &milen))) {
 		no = "cannot read the bundle or mountinfo";
 	} else {
-		plan_mountinfo.start = mi_read;
-		plan_mountinfo.end = xp_now_ns();
 		in.config = config;
 		in.config_len = len;
 		in.bundle = bundle;
@@ -392,10 +368,7 @@ void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct hus
 	if (have_plan)
 		husk_plan_ahead_free(&plan);
 	free(made);
-	if (mountinfo) {
-		plan_mountinfo.len = milen;
-		__atomic_store_n(&plan_mountinfo.text, mountinfo, __ATOMIC_RELEASE);
-	}
+	free(mountinfo);
 	free(bundle);
 }
 

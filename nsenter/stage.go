@@ -1,6 +1,5 @@
 package nsenter
 
-// #include <stdlib.h>
 // #include "stage.h"
 import "C"
 
@@ -181,8 +180,7 @@ func (s *AheadStage) Fork(env []string, fds []int, cgroupFD int) error {
 
 // Mountinfo returns husk's /proc/self/mountinfo as the stage read it
 // before it made the namespaces, and when it read it (for --trace); nil
-// when the stage could not read or send it, did not (given a spec, see
-// AheadMountinfo), or is gone. The stage is in
+// when the stage could not read or send it, or is gone. The stage is in
 // husk's mount namespace, with husk's root, until then: the text is what
 // husk would read, ~50 us sooner on create's critical path (the cgroup
 // hierarchies; see internal/selfmounts). Call it before Made, at most once.
@@ -212,26 +210,6 @@ func (s *AheadStage) Mountinfo() (data []byte, read [2]time.Time) {
 	}
 	s.began = time.Unix(0, t0)
 	return buf[len(line)+1:], [2]time.Time{s.began, time.Unix(0, t1)}
-}
-
-// AheadMountinfo returns, once, husk's /proc/self/mountinfo as husk's
-// constructor read it for the plan of the process set up ahead, and when
-// it read it; nil when it read none. The constructor read it in this
-// process, moments before the Go runtime started: what create would read
-// (the cgroup hierarchies; see internal/selfmounts), ~0.05 ms sooner. A
-// stage given a spec then sends none (Mountinfo returns nil).
-func AheadMountinfo() (data []byte, read [2]time.Time) {
-	var text *C.char
-	var n C.size_t
-	var t0, t1 C.longlong
-	if C.husk_stage_take_mountinfo(&text, &n, &t0, &t1) != 0 {
-		return nil, read
-	}
-	defer C.free(unsafe.Pointer(text))
-	if n == 0 {
-		return nil, read
-	}
-	return C.GoBytes(unsafe.Pointer(text), C.int(n)), [2]time.Time{time.Unix(0, int64(t0)), time.Unix(0, int64(t1))}
 }
 
 // recvRetry receives one message from the stage's socket into buf.

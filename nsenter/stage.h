@@ -63,10 +63,4 @@ int husk_stage_take(int *sock, int *pid, int *flags, int *tid, int *spec, long l
  * wait, the stage's process cannot. */
 void husk_stage_plan_ahead(char *config, size_t len, int flags, const struct husk_stage_spec *spec);
 
-/* husk_stage_take_mountinfo hands over, once, the /proc/self/mountinfo
- * husk_stage_plan_ahead read (a malloc'd buffer, the caller's to free) and
- * when it read it; -1 when it read none. The stage sends none when it was
- * given a spec: create takes this one instead. */
-int husk_stage_take_mountinfo(char **text, size_t *len, long long *start, long long *end);
-
 #endif

@@ -639,6 +639,17 @@ func setsUpAhead(t *testing.T) bool {
 	return true
 }
 
+// pidfdThreadSupported says whether pidfd_open(2) takes PIDFD_THREAD
+// (Linux 6.9), which x/sys/unix does not name (O_EXCL's value).
+func pidfdThreadSupported() bool {
+	fd, err := unix.PidfdOpen(unix.Gettid(), unix.O_EXCL)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
 // procsHierarchy returns the mount point of a hierarchy that lists every
 // process of a cgroup: the v1 pids hierarchy, or the cgroup2 root on a
 // cgroup v2 host.

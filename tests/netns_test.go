@@ -13,8 +13,7 @@ import (
 // A new container's namespaces are made ahead, by a husk-init stage the
 // husk binary starts before its Go runtime (nsenter.AheadStage), which
 // then clones the container's process into them (ns-ahead, fork-ahead;
-// it, or husk's constructor for a process set up ahead, reads husk's
-// mountinfo for create first, mountinfo-ahead):
+// it reads husk's mountinfo for create first, mountinfo-ahead):
 // the process has namespaces of its own (a network namespace with only a
 // loopback device, PID 1, the config's hostname). A config the guess made
 // in C cannot read gets its network namespace made by a thread once
@@ -79,6 +78,16 @@ func TestNamespacesMadeAhead(t *testing.T) {
 					strings.HasSuffix(e.Name, "-ahead")) {
 					phases = append(phases, e.Name)
 				}
+			}
+			if contains(want, "ns-ahead") && !contains(phases, "ns-ahead") && !pidfdThreadSupported() &&
+				contains(phases, "fork-exec+nsenter") {
+				// Before Linux 6.9 (no PIDFD_THREAD) create cannot wait
+				// for the thread that started the stage to end, and
+				// drops a stage whose thread still runs (nsenter's
+				// threadGone): on a loaded machine, create clones the
+				// process itself. The container is checked below.
+				t.Logf("phases %q: the stage's thread still ran, and this kernel has no PIDFD_THREAD", phases)
+				want = []string{"netns-make", "fork-exec+nsenter"}
 			}
 			for _, p := range want {
 				if !contains(phases, p) {
