@@ -1171,14 +1171,6 @@ static int check_version(const struct jv *v)
 	return nums[0] == 1 && nums[1] <= 3 ? 0 : -1;
 }
 
-static const struct {
-	const char *name;
-	int flag;
-} ns_types[] = {
-	{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },	    { "mount", CLONE_NEWNS }, { "network", CLONE_NEWNET },
-	{ "pid", CLONE_NEWPID },       { "time", CLONE_NEWTIME },   { "user", CLONE_NEWUSER }, { "uts", CLONE_NEWUTS },
-};
-
 static int check_process(struct ctx *c, const struct jv *p)
 {
 	static const char *const keys[] = { "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities",
@@ -1419,14 +1411,13 @@ static int check_linux(struct ctx *c, const struct jv *l, int *flags, uint32_t *
 		return decline(c, "linux.namespaces");
 	for (struct jv *e = ns->child; e; e = e->next) {
 		const struct jv *t = member(e, "type"), *p = member(e, "path");
-		size_t k;
+		int flag;
 		if (e->type != J_OBJ || !known(e, ns_keys) || !is_str(t) || (p && (!is_str(p) || p->n)))
 			return decline(c, "linux.namespaces: joined by path");
-		for (k = 0; k < sizeof(ns_types) / sizeof(ns_types[0]) && strcmp(ns_types[k].name, t->s); k++)
-			;
-		if (k == sizeof(ns_types) / sizeof(ns_types[0]) || (*flags & ns_types[k].flag))
+		flag = husk_ns_flag(t->s, t->n);
+		if (!flag || (*flags & flag))
 			return decline(c, "linux.namespaces");
-		*flags |= ns_types[k].flag;
+		*flags |= flag;
 	}
 	if (!(*flags & CLONE_NEWNS) || (*flags & (CLONE_NEWUSER | CLONE_NEWTIME)))
 		return decline(c, "linux.namespaces: no mount namespace, or a user or time one");

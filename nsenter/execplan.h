@@ -145,6 +145,10 @@ extern size_t husk_ahead_plan_len;
 /* And the config's process.cwd. */
 extern const char *husk_ahead_cwd;
 
+/* husk_ns_flag is the CLONE_NEW* flag of a runtime-spec namespace type
+ * (len bytes), 0 for one it does not know (nsexec.c). */
+int husk_ns_flag(const char *name, size_t len);
+
 /* husk_exec_plan runs the plan in stage2 and never returns. */
 void husk_exec_plan(int syncfd) __attribute__((noreturn));
 
