@@ -556,13 +556,17 @@ void husk_nsexec(void)
  * from what it would otherwise give husk-init's execve. */
 static char go_msg[HUSK_STAGE_MAXMSG];
 
-static int recv_go(int sock, int *fds, int *nfds)
+/* recv_fds receives one message of at most cap bytes into buf and the fds
+ * sent with it (SCM_RIGHTS, close-on-exec), *nfds of them into fds (at most
+ * HUSK_STAGE_MAXFDS). It returns the message's length, 0 at EOF, or -1 on
+ * an error or a message or fds cut short (those received are in fds). */
+static ssize_t recv_fds(int sock, char *buf, size_t cap, int *fds, int *nfds)
 {
 	union {
 		char space[CMSG_SPACE(HUSK_STAGE_MAXFDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = { go_msg, sizeof(go_msg) - 1 };
+	struct iovec iov = { buf, cap };
 	struct msghdr mh = { 0 };
 	struct cmsghdr *c;
 	ssize_t n;
@@ -576,8 +580,7 @@ static int recv_go(int sock, int *fds, int *nfds)
 	} while (n < 0 && errno == EINTR);
 	*nfds = 0;
 	if (n <= 0)
-		return (int)n;
-	go_msg[n] = '\0';
+		return n;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -588,6 +591,15 @@ static int recv_go(int sock, int *fds, int *nfds)
 		}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		return -1;
+	return n;
+}
+
+static int recv_go(int sock, int *fds, int *nfds)
+{
+	ssize_t n = recv_fds(sock, go_msg, sizeof(go_msg) - 1, fds, nfds);
+
+	if (n > 0)
+		go_msg[n] = '\0';
 	return (int)n;
 }
 
@@ -931,13 +943,6 @@ static void close_given(void)
 static int take_plan(const char **why)
 {
 	static char no[128];
-	union {
-		char space[CMSG_SPACE(HUSK_STAGE_MAXFDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr mh = { 0 };
-	struct iovec iov;
-	struct cmsghdr *c;
 	char head[1], *d, *end, *m;
 	ssize_t n;
 	int nmade, off = 0;
@@ -952,25 +957,8 @@ static int take_plan(const char **why)
 	*why = "no plan from husk";
 	if (n <= 0 || !(given.msg = malloc((size_t)n + 1)))
 		return -1;
-	iov = (struct iovec){ given.msg, (size_t)n };
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.space;
-	mh.msg_controllen = sizeof(ctl.space);
-	do {
-		n = recvmsg(0, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
+	n = recv_fds(0, given.msg, (size_t)n, given.fds, &given.nfds);
 	if (n <= 0)
-		return -1;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			if (k > HUSK_STAGE_MAXFDS - given.nfds)
-				k = HUSK_STAGE_MAXFDS - given.nfds;
-			memcpy(given.fds + given.nfds, CMSG_DATA(c), (size_t)k * sizeof(int));
-			given.nfds += k;
-		}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		return -1;
 	given.msg[n] = '\0';
 	if (!strncmp(given.msg, "plan no ", 8)) {
